@@ -1,0 +1,1 @@
+"""People, roles, departments, teams, sign-in and password reset, and the people import."""

@@ -1,0 +1,280 @@
+"""Admin pages: people (list, create, edit, deactivate), departments, teams, the people import, outbox."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from program.accounts import services
+from program.accounts.forms import ConfirmForm, DepartmentForm, ImportUploadForm, PersonForm, TeamForm
+from program.accounts.models import ROLE_CHOICES, Department, PeopleImport, Role, Team, User
+from program.errors import DomainError
+from program.extensions import db
+from program.notify.models import OutboxMessage
+from program.timeutil import utcnow
+from program.web import apply_errors, page_args, roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ADMIN = (Role.ADMIN.value,)
+ADMIN_OR_HR = (Role.ADMIN.value, Role.HR.value)
+
+
+def _fill_choices(form: PersonForm | TeamForm) -> None:
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    form.department_id.choices = [("", "—")] + [(d.id, d.name) for d in departments]
+    people = db.session.execute(
+        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
+    ).all()
+    form.manager_id.choices = [("", "— none —")] + [(p.id, f"{p.name} ({p.email})") for p in people]
+    if isinstance(form, PersonForm):
+        teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+        form.team_id.choices = [("", "—")] + [(t.id, f"{t.name} ({t.department.name})") for t in teams]
+
+
+@bp.route("/people")
+@roles_required(*ADMIN_OR_HR)
+def people():
+    page, per_page = page_args()
+    q = (request.args.get("q") or "").strip()
+    role = request.args.get("role") or ""
+    department = request.args.get("department", type=int)
+    status = request.args.get("status") or "active"
+    stmt = select(User).options(
+        selectinload(User.department), selectinload(User.team), selectinload(User.manager)
+    )
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(User.name).like(like), func.lower(User.email).like(like)))
+    if role:
+        stmt = stmt.where(User.role == role)
+    if department:
+        stmt = stmt.where(User.department_id == department)
+    if status == "active":
+        stmt = stmt.where(User.active.is_(True))
+    elif status == "inactive":
+        stmt = stmt.where(User.active.is_(False))
+    pagination = db.paginate(stmt.order_by(User.name, User.id), page=page, per_page=per_page, error_out=False)
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    return render_template(
+        "admin/people.html",
+        pagination=pagination,
+        departments=departments,
+        roles=ROLE_CHOICES,
+        filters={"q": q, "role": role, "department": department, "status": status},
+    )
+
+
+def _person_data(form: PersonForm) -> services.PersonData:
+    return services.PersonData(
+        email=form.email.data or "",
+        name=form.name.data or "",
+        role=form.role.data,
+        department_id=form.department_id.data,
+        team_id=form.team_id.data,
+        manager_id=form.manager_id.data,
+        timezone=form.timezone.data,
+        active=form.active.data,
+    )
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def person_new():
+    form = PersonForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+    if form.validate_on_submit():
+        try:
+            person = services.save_person(current_user, _person_data(form), None, form.password.data or None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"{person.name} was added.", "success")
+            return redirect(url_for("admin.people"))
+    return render_template("admin/person_form.html", form=form, person=None), (200 if not form.errors else 422)
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def person_edit(person_id: int):
+    person = db.get_or_404(User, person_id)
+    form = PersonForm(obj=person)
+    _fill_choices(form)
+    form.password.label.text = "Set a new password"
+    if form.validate_on_submit():
+        try:
+            services.save_person(current_user, _person_data(form), person, form.password.data or None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            person = db.get_or_404(User, person_id)
+            apply_errors(form, exc)
+        else:
+            flash(f"{person.name} was saved.", "success")
+            return redirect(url_for("admin.people"))
+    return render_template(
+        "admin/person_form.html", form=form, person=person, confirm_form=ConfirmForm()
+    ), (200 if not form.errors else 422)
+
+
+@bp.route("/people/<int:person_id>/deactivate", methods=["POST"])
+@roles_required(*ADMIN)
+def person_deactivate(person_id: int):
+    person = db.get_or_404(User, person_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.deactivate_person(current_user, person)
+        db.session.commit()
+        flash(f"{person.name} is deactivated and can no longer sign in.", "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("admin.person_edit", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/reactivate", methods=["POST"])
+@roles_required(*ADMIN)
+def person_reactivate(person_id: int):
+    person = db.get_or_404(User, person_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.reactivate_person(current_user, person)
+    db.session.commit()
+    flash(f"{person.name} can sign in again.", "success")
+    return redirect(url_for("admin.person_edit", person_id=person_id))
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def departments():
+    form = DepartmentForm()
+    if form.validate_on_submit():
+        try:
+            dept = services.add_department(current_user, form.name.data, form.function.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Department {dept.name} was added.", "success")
+            return redirect(url_for("admin.departments"))
+    rows = db.session.execute(
+        select(Department, func.count(User.id))
+        .outerjoin(User, (User.department_id == Department.id) & User.active.is_(True))
+        .group_by(Department.id)
+        .order_by(Department.name)
+    ).all()
+    return render_template("admin/departments.html", form=form, rows=rows), (200 if not form.errors else 422)
+
+
+@bp.route("/teams", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def teams():
+    form = TeamForm()
+    _fill_choices(form)
+    if form.validate_on_submit():
+        try:
+            team = services.add_team(current_user, form.name.data, form.department_id.data, form.manager_id.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Team {team.name} was added.", "success")
+            return redirect(url_for("admin.teams"))
+    page, per_page = page_args(50)
+    pagination = db.paginate(
+        select(Team).options(selectinload(Team.manager)).join(Department).order_by(Department.name, Team.name),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+    )
+    return render_template("admin/teams.html", form=form, pagination=pagination), (200 if not form.errors else 422)
+
+
+@bp.route("/people/import", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def people_import():
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        raw = form.file.data.read()
+        try:
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.file.errors = ["The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."]
+        else:
+            batch = PeopleImport(uploaded_by_id=current_user.id, filename=form.file.data.filename or "", content=content)
+            db.session.add(batch)
+            db.session.commit()
+            return redirect(url_for("admin.people_import_preview", batch_id=batch.id))
+    return render_template("admin/import_upload.html", form=form), (200 if not form.errors else 422)
+
+
+def _own_batch(batch_id: int) -> PeopleImport:
+    batch = db.session.get(PeopleImport, batch_id)
+    if batch is None or batch.uploaded_by_id != current_user.id or batch.applied_at is not None:
+        abort(404)
+    return batch
+
+
+@bp.route("/people/import/<int:batch_id>", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def people_import_preview(batch_id: int):
+    batch = _own_batch(batch_id)
+    form = ConfirmForm()
+    tz = current_app.config["DEFAULT_TIMEZONE"]
+    if form.validate_on_submit():
+        try:
+            preview = services.apply_people_import(current_user, batch.content, tz)
+            batch.applied_at = utcnow()
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(
+                f"Import done: {preview.count('create')} added, {preview.count('update')} updated, "
+                f"{preview.count('unchanged')} unchanged.",
+                "success",
+            )
+            return redirect(url_for("admin.people"))
+    preview = services.preview_people_import(batch.content, tz)
+    return render_template("admin/import_preview.html", preview=preview, batch=batch, form=form)
+
+
+@bp.route("/people/import/sample.csv")
+@roles_required(*ADMIN)
+def people_import_sample():
+    return Response(
+        services.SAMPLE_CSV,
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=tandem-people-sample.csv"},
+    )
+
+
+@bp.route("/outbox")
+@roles_required(*ADMIN)
+def outbox():
+    page, per_page = page_args()
+    to = (request.args.get("to") or "").strip().lower()
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    if to:
+        stmt = stmt.where(func.lower(OutboxMessage.to).like(f"%{to}%"))
+    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    return render_template(
+        "admin/outbox.html", pagination=pagination, to=to, smtp=bool(current_app.config["MAIL_SERVER"])
+    )
+
+
+@bp.route("/outbox/<int:message_id>")
+@roles_required(*ADMIN)
+def outbox_message(message_id: int):
+    message = db.get_or_404(OutboxMessage, message_id)
+    return render_template("admin/outbox_message.html", message=message)

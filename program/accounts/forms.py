@@ -1,0 +1,93 @@
+"""Forms for sign-in, passwords, people, departments, teams and the people import."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from program.accounts.models import ROLE_CHOICES
+from program.accounts.services import MIN_PASSWORD_LENGTH
+from program.timeutil import all_timezones
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[_strip])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters.")],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    confirm = PasswordField(
+        "Repeat new password", validators=[DataRequired(), EqualTo("new_password", message="The two passwords differ.")]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[_strip])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters.")],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    confirm = PasswordField(
+        "Repeat new password", validators=[DataRequired(), EqualTo("new_password", message="The two passwords differ.")]
+    )
+
+
+def _int_or_none(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class PersonForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    department_id = SelectField("Department", coerce=_int_or_none, validate_choice=False)
+    team_id = SelectField("Team", coerce=_int_or_none, validate_choice=False)
+    manager_id = SelectField("Manager", coerce=_int_or_none, validate_choice=False)
+    timezone = SelectField("Timezone", choices=[(z, z) for z in all_timezones()])
+    active = BooleanField("Active (can sign in)", default=True)
+    password = PasswordField(
+        "Initial password",
+        validators=[Optional()],
+        description="Optional. Without one, the person sets a password through “Forgot password”.",
+    )
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    function = SelectField(
+        "Function", choices=[("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")], default="other"
+    )
+
+
+class TeamForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    department_id = SelectField("Department", coerce=_int_or_none, validate_choice=False, validators=[DataRequired()])
+    manager_id = SelectField("Manager", coerce=_int_or_none, validate_choice=False)
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField(
+        "CSV file",
+        validators=[FileRequired("Choose a CSV file."), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
+        description="Columns: email, name, department, team, role, manager_email, timezone. UTF-8.",
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a POST with a CSRF token, for confirmations."""

@@ -1,0 +1,80 @@
+"""One configuration object, read from environment variables (and a local ``.env`` file)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+
+def _normalise_db_url(url: str) -> str:
+    """Hosted PostgreSQL often hands out ``postgres://`` URLs; SQLAlchemy wants the psycopg 3 dialect."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings for every environment; tests pass overrides to ``create_app``."""
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        self.DEBUG = _bool("FLASK_DEBUG")
+        self.TESTING = False
+        self.SQLALCHEMY_DATABASE_URI = _normalise_db_url(
+            os.environ.get("DATABASE_URL", "sqlite:///" + os.path.abspath("instance/tandem.db"))
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.ORG_NAME = os.environ.get("ORG_NAME", "Example Corp")
+        self.DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/London")
+        self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        # Mail: with no MAIL_SERVER, mail goes to the log and the admin outbox page.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Tandem <tandem@example.com>")
+        # Sessions: short-lived, HttpOnly, SameSite; Secure when the request came over HTTPS
+        # (or always, with SESSION_COOKIE_SECURE=1). No "remember me": a session ends after
+        # SESSION_HOURS of inactivity and at sign-out, password change or deactivation.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
+        self.SESSION_COOKIE_NAME = "tandem_session"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # How many reverse proxies (load balancers) sit in front of the app and set X-Forwarded-*.
+        self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so long forms don't expire
+        self.MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+        self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        self.PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "2"))
+        # Tests pin "now" with FIXED_NOW (an aware datetime); production leaves it None.
+        self.FIXED_NOW = None
+
+    def validate(self) -> None:
+        if not self.SECRET_KEY:
+            if self.DEBUG or self.TESTING:
+                self.SECRET_KEY = "dev-only-not-secret"
+            else:
+                raise RuntimeError(
+                    "SECRET_KEY is not set. Set it in the environment or in .env "
+                    "(for example: SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+                )

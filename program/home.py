@@ -1,0 +1,29 @@
+"""The dashboard and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from program.extensions import db
+from program.timeutil import utcnow
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@login_required
+def dashboard():
+    return render_template("home/dashboard.html", now=utcnow(), user=current_user)
+
+
+@bp.route("/healthz")
+def healthz():
+    """200 when the database answers, 503 when it does not. Says nothing internal."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 — any failure means "not healthy"
+        db.session.rollback()
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok"), 200

@@ -1,0 +1,11 @@
+"""Every domain's models in one place, so Alembic (and anyone reading) sees the whole schema."""
+
+from program.accounts.models import (  # noqa: F401
+    Department,
+    LoginAttempt,
+    PasswordResetToken,
+    PeopleImport,
+    Team,
+    User,
+)
+from program.notify.models import OutboxMessage  # noqa: F401

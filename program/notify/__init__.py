@@ -1,0 +1,1 @@
+"""Email: composition from templates (HTML + plain text), sending over SMTP after commit, dev outbox."""

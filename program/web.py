@@ -1,0 +1,47 @@
+"""Small helpers shared by the blueprints: role guards, form error mapping, list parameters."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, request
+from flask_login import current_user, login_required
+
+from program.errors import DomainError
+
+
+def roles_required(*roles: str):
+    """Signed-in users with one of these roles; others get 404 (the page does not exist for them)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def apply_errors(form, exc: DomainError, default_field: str | None = None) -> None:
+    """Put a domain error (or its per-field errors) next to the right fields of a WTForms form."""
+    errors = getattr(exc, "errors", None) or {(exc.field or default_field): exc.message}
+    for name, message in errors.items():
+        target = getattr(form, name, None) if name else None
+        if target is not None:
+            target.errors = list(target.errors) + [message]
+        else:
+            form.form_errors.append(message)
+
+
+def page_args(default_per_page: int = 25) -> tuple[int, int]:
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = min(max(request.args.get("per_page", default_per_page, type=int) or default_per_page, 5), 100)
+    return max(page, 1), per_page
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""

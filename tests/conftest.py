@@ -1,0 +1,359 @@
+"""Shared test infrastructure: per-test app on SQLite or PostgreSQL, factories, a fixed clock,
+signed-in clients per role, an SMTP sink, query counting, and the CI rule that a skip is a failure.
+
+Run on PostgreSQL by setting TEST_DATABASE_URL (``make test`` does both runs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
+
+from program import create_app
+from program.config import _normalise_db_url
+from program.extensions import db
+
+FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
+TEST_DATABASE_URL = _normalise_db_url(os.environ.get("TEST_DATABASE_URL", "")) or None
+IN_CI = os.environ.get("CI", "").lower() == "true"
+FAST_HASH = "pbkdf2:sha256:1000"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (runs in the TEST_DATABASE_URL pass)")
+    config.addinivalue_line("markers", "e2e: drives Debian's Chromium against the real server")
+    config.addinivalue_line("filterwarnings", "error")
+    # aiosmtpd's own thread start-up warns on current Python; not our code.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:aiosmtpd.*")
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI=true a skipped test (PostgreSQL, browser, anything) fails the run."""
+    if IN_CI and _skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if IN_CI and _skipped:
+        terminalreporter.write_line(
+            f"CI=true: {len(_skipped)} skipped test(s) count as failures: " + ", ".join(_skipped[:10]), red=True
+        )
+
+
+# --- database and app ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+class FreshUserClient(FlaskClient):
+    """Tests keep an app context pushed, which requests would share (and with it ``g``, where
+    Flask-Login caches the user). Forget that cache before each request, as a real server would."""
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.pop("_login_user", None)
+
+
+def make_app(database_url: str, **extra):
+    overrides = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "FIXED_NOW": FIXED_NOW,
+        "MAIL_SERVER": "",
+        "SERVER_NAME": "tandem.test",
+        "BASE_URL": "http://tandem.test",
+    }
+    overrides.update(extra)
+    app = create_app(overrides)
+    app.test_client_class = FreshUserClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    app = make_app(database_url)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        db.session.execute(text("PRAGMA foreign_keys=OFF"))
+        for table in tables:
+            db.session.execute(table.delete())
+        db.session.execute(text("PRAGMA foreign_keys=ON"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_schema, database_url):
+    app = make_app(database_url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def pg_required(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def now():
+    return FIXED_NOW
+
+
+# --- factories -------------------------------------------------------------------------------
+
+
+class Factory:
+    """Builders for test data, with sensible defaults; every object is flushed, not committed."""
+
+    def __init__(self) -> None:
+        self.counter = 0
+
+    def _n(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def department(self, name: str = "Sales", function: str | None = None):
+        from program.accounts.models import Department
+
+        dept = db.session.scalar(db.select(Department).where(Department.name == name))
+        if dept is None:
+            fn = function or (name.lower() if name.lower() in ("sales", "marketing") else "other")
+            dept = Department(name=name, function=fn)
+            db.session.add(dept)
+            db.session.flush()
+        return dept
+
+    def team(self, name: str = "Enterprise", department: str = "Sales", manager=None):
+        from program.accounts.models import Team
+
+        dept = self.department(department)
+        team = db.session.scalar(db.select(Team).where(Team.name == name, Team.department_id == dept.id))
+        if team is None:
+            team = Team(name=name, department=dept, manager=manager)
+            db.session.add(team)
+            db.session.flush()
+        return team
+
+    def user(self, role: str = "staff", department: str | None = "Sales", *, email: str | None = None,
+             name: str | None = None, password: str = "correct-horse-battery", manager=None, team=None,
+             timezone: str = "Europe/London", active: bool = True):
+        from werkzeug.security import generate_password_hash
+
+        from program.accounts.models import User
+
+        n = self._n()
+        user = User(
+            email=email or f"user{n}@example.com",
+            name=name or f"Test Person {n}",
+            role=role,
+            password_hash=generate_password_hash(password, method=FAST_HASH),
+            department=self.department(department) if department else None,
+            manager=manager,
+            team=team,
+            timezone=timezone,
+            active=active,
+        )
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    return Factory()
+
+
+@pytest.fixture
+def make_user(make):
+    return make.user
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(app):
+    """login(user) -> a test client signed in as that user (without going through the form)."""
+
+    def _login(user):
+        db.session.commit()
+        c = app.test_client()
+        with c.session_transaction() as sess:
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+        return c
+
+    return _login
+
+
+@pytest.fixture
+def as_role(make, login):
+    """as_role("admin") -> (client, user) for a fresh user of that role."""
+
+    def _as(role: str, department: str = "Sales"):
+        user = make.user(role=role, department=department)
+        return login(user), user
+
+    return _as
+
+
+# --- query counting --------------------------------------------------------------------------
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as q: ...; q.count — every SQL statement the engine ran."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def _counter():
+        counter = QueryCounter()
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+
+    return _counter
+
+
+# --- SMTP sink -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MailSink:
+    """An aiosmtpd server on a free 127.0.0.1 port that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                with sink._lock:
+                    sink.messages.append(msg)
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address in m["To"]]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} mail(s) to {address}, got {len(self.to(address))}")
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = MailSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail(app, smtp_sink):
+    """Point the app's mail at the SMTP sink for this test; returns the sink (emptied)."""
+    smtp_sink.clear()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.port)
+    yield smtp_sink
+    app.config.update(MAIL_SERVER="")
+
+
+def body_text(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part else ""
