@@ -98,7 +98,7 @@ def seed_demo() -> str:
     db.session.flush()
     for email, _name, _dept, _team, _role, manager, _tz in people:
         users[email].manager = users[manager] if manager else None
-    for (dept_id, team_name), team in teams.items():
+    for (_dept_id, team_name), team in teams.items():
         lead = next((users[p[0]] for p in people if p[3] == team_name and p[4] == "leader"), None)
         if lead is None and team_name in ("People Operations",):
             lead = users["hr@example.com"]

@@ -5,7 +5,7 @@ Services take ``now`` explicitly; routes get it from ``utcnow()``, which tests p
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -13,7 +13,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utcnow() -> datetime:

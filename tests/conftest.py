@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -21,7 +21,7 @@ from program import create_app
 from program.config import _normalise_db_url
 from program.extensions import db
 
-FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
+FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 TEST_DATABASE_URL = _normalise_db_url(os.environ.get("TEST_DATABASE_URL", "")) or None
 IN_CI = os.environ.get("CI", "").lower() == "true"
 FAST_HASH = "pbkdf2:sha256:1000"

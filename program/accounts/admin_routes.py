@@ -12,6 +12,7 @@ from program.accounts.forms import ConfirmForm, DepartmentForm, ImportUploadForm
 from program.accounts.models import ROLE_CHOICES, Department, PeopleImport, Role, Team, User
 from program.errors import DomainError
 from program.extensions import db
+from program.formutil import options
 from program.notify.models import OutboxMessage
 from program.timeutil import utcnow
 from program.web import apply_errors, page_args, roles_required
@@ -24,14 +25,14 @@ ADMIN_OR_HR = (Role.ADMIN.value, Role.HR.value)
 
 def _fill_choices(form: PersonForm | TeamForm) -> None:
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department_id.choices = [("", "—")] + [(d.id, d.name) for d in departments]
+    form.department_id.choices = options([("", "—")] + [(d.id, d.name) for d in departments])
     people = db.session.execute(
         select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
     ).all()
-    form.manager_id.choices = [("", "— none —")] + [(p.id, f"{p.name} ({p.email})") for p in people]
+    form.manager_id.choices = options([("", "— none —")] + [(p.id, f"{p.name} ({p.email})") for p in people])
     if isinstance(form, PersonForm):
         teams = db.session.scalars(select(Team).order_by(Team.name)).all()
-        form.team_id.choices = [("", "—")] + [(t.id, f"{t.name} ({t.department.name})") for t in teams]
+        form.team_id.choices = options([("", "—")] + [(t.id, f"{t.name} ({t.department.name})") for t in teams])
 
 
 @bp.route("/people")

@@ -9,15 +9,12 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from program.accounts.models import ROLE_CHOICES
 from program.accounts.services import MIN_PASSWORD_LENGTH
+from program.formutil import int_or_none, options, strip
 from program.timeutil import all_timezones
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[_strip])
+    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[strip])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
@@ -34,7 +31,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[_strip])
+    email = EmailField("Email", validators=[DataRequired(), Email()], filters=[strip])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -48,18 +45,14 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-def _int_or_none(value):
-    return int(value) if value not in (None, "", "None") else None
-
-
 class PersonForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    department_id = SelectField("Department", coerce=_int_or_none, validate_choice=False)
-    team_id = SelectField("Team", coerce=_int_or_none, validate_choice=False)
-    manager_id = SelectField("Manager", coerce=_int_or_none, validate_choice=False)
-    timezone = SelectField("Timezone", choices=[(z, z) for z in all_timezones()])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)], filters=[strip])
+    role = SelectField("Role", choices=options(ROLE_CHOICES))
+    department_id = SelectField("Department", coerce=int_or_none, validate_choice=False)
+    team_id = SelectField("Team", coerce=int_or_none, validate_choice=False)
+    manager_id = SelectField("Manager", coerce=int_or_none, validate_choice=False)
+    timezone = SelectField("Timezone", choices=options((z, z) for z in all_timezones()))
     active = BooleanField("Active (can sign in)", default=True)
     password = PasswordField(
         "Initial password",
@@ -71,14 +64,14 @@ class PersonForm(FlaskForm):
 class DepartmentForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
     function = SelectField(
-        "Function", choices=[("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")], default="other"
+        "Function", choices=options([("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")]), default="other"
     )
 
 
 class TeamForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    department_id = SelectField("Department", coerce=_int_or_none, validate_choice=False, validators=[DataRequired()])
-    manager_id = SelectField("Manager", coerce=_int_or_none, validate_choice=False)
+    department_id = SelectField("Department", coerce=int_or_none, validate_choice=False, validators=[DataRequired()])
+    manager_id = SelectField("Manager", coerce=int_or_none, validate_choice=False)
 
 
 class ImportUploadForm(FlaskForm):

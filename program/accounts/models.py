@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
-from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, Text
@@ -15,7 +14,7 @@ from program.extensions import db
 from program.timeutil import UTCDateTime, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     STAFF = "staff"
     LEADER = "leader"
     HR = "hr"
@@ -52,10 +51,10 @@ class Team(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
-    manager_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", use_alter=True))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", use_alter=True))
 
     department: Mapped[Department] = relationship(lazy="joined")
-    manager: Mapped[Optional["User"]] = relationship(foreign_keys=[manager_id], post_update=True)
+    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id], post_update=True)
 
 
 class User(UserMixin, db.Model):
@@ -65,20 +64,20 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=Role.STAFF.value)
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("team.id"))
-    manager_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     active: Mapped[bool] = mapped_column(default=True)
     # Part of the login cookie; changing it signs the user out everywhere (copied cookies die too).
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    department: Mapped[Optional[Department]] = relationship()
-    team: Mapped[Optional[Team]] = relationship(foreign_keys=[team_id])
-    manager: Mapped[Optional["User"]] = relationship(remote_side=[id], foreign_keys=[manager_id])
+    department: Mapped[Department | None] = relationship()
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
+    manager: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
 
     # Flask-Login
     def get_id(self) -> str:
@@ -135,7 +134,7 @@ class PasswordResetToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 
@@ -150,4 +149,4 @@ class PeopleImport(db.Model):
     filename: Mapped[str] = mapped_column(String(255), default="")
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    applied_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,9 +6,9 @@ Services take plain values, the acting user and ``now``; they never touch the re
 from __future__ import annotations
 
 import csv
-import math
 import hashlib
 import io
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

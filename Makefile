@@ -1,0 +1,52 @@
+# Tandem — two commands: `make run` (set up, migrate, seed, serve) and `make test` (set up, lint, test).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/tandem_test
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: run test lint setup system-packages test-sqlite test-postgres bench
+
+$(BIN)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+setup: system-packages $(BIN)/.installed
+
+system-packages:
+	@bash .ci/system-packages
+
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" > .env
+	@echo "Created .env with a random SECRET_KEY."
+
+run: setup .env
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	@echo ""
+	@echo "Tandem is starting on http://127.0.0.1:5000 — demo logins (password: demo-password):"
+	@echo "  admin@example.com  hr@example.com  sales.lead@example.com"
+	@echo "  marketing.lead@example.com  rep@example.com  marketer@example.com"
+	@echo ""
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check --config .ci/ruff.toml program tests migrations app.py
+
+test: setup lint
+	@bash .ci/system-packages --browser
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+# SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests).
+test-sqlite: $(BIN)/.installed
+	$(PYTEST) -m "not postgres_only" tests
+
+# PostgreSQL pass: everything but the browser tests, against a real server.
+test-postgres: $(BIN)/.installed
+	@bash .ci/postgres "$(TEST_PG_URL)"
+	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -m "not e2e" tests
