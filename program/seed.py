@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -81,7 +82,7 @@ def seed_demo() -> str:
                 db.session.add(teams[(dept.id, name)])
     db.session.flush()
 
-    password_hash = generate_password_hash(DEMO_PASSWORD)
+    password_hash = generate_password_hash(DEMO_PASSWORD, method=current_app.config["PASSWORD_HASH_METHOD"])
     users = {u.email: u for u in db.session.scalars(select(User))}
     created = 0
     people = all_demo_people()
