@@ -27,6 +27,18 @@ def register(app: Flask) -> None:
             click.echo(f"  {email}")
 
 
+    @app.cli.command("send-reminders")
+    def send_reminders_command() -> None:
+        """Send due reminders and pass on expired offers. Idempotent: safe from cron every few minutes."""
+        from program.notify.reminders import run_all
+        from program.timeutil import utcnow
+
+        results = run_all(utcnow())
+        db.session.commit()
+        for name, count in results:
+            click.echo(f"{name}: {count}")
+
+
 DEMO_LOGINS = [
     "admin@example.com",
     "hr@example.com",

@@ -32,7 +32,8 @@ def apply_errors(form, exc: DomainError, default_field: str | None = None) -> No
     for name, message in errors.items():
         target = getattr(form, name, None) if name else None
         if target is not None:
-            target.errors = list(target.errors) + [message]
+            if not target.errors:  # the form's own message for this field comes first; don't repeat it
+                target.errors = [message]
         else:
             form.form_errors.append(message)
 
@@ -45,3 +46,13 @@ def page_args(default_per_page: int = 25) -> tuple[int, int]:
 
 def client_ip() -> str:
     return request.remote_addr or ""
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute URL that works in a request and from the command line (cron) alike."""
+    from flask import current_app, has_request_context, url_for
+
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)

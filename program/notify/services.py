@@ -90,8 +90,10 @@ def queue_email(
     ics: bytes | None = None,
     ics_method: str = "",
     **context,
-) -> OutgoingEmail:
+) -> OutgoingEmail | None:
     """Render and queue one email for sending when the current transaction commits."""
+    if db.session.info.get("suppress_mail"):
+        return None
     context.setdefault("org_name", current_app.config["ORG_NAME"])
     context.setdefault("base_url", current_app.config["BASE_URL"])
     mail = OutgoingEmail(

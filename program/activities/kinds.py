@@ -1,0 +1,35 @@
+"""What each kind of activity says about itself (title for a viewer, page URL). Kinds register here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from program.accounts.models import User
+from program.activities.models import Activity
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    # summary(activity, reveal_private) -> the title shown in mail and calendars
+    summary: Callable[[Activity, bool], str]
+    # endpoint of the activity's page, called with activity_id=
+    endpoint: str
+    # may this viewer see private detail (e.g. a hidden account name)?
+    reveals_private: Callable[[Activity, User], bool]
+
+
+_KINDS: dict[str, KindInfo] = {}
+
+
+def register_kind(kind: str, info: KindInfo) -> None:
+    _KINDS[kind] = info
+
+
+def kind_info(activity: Activity) -> KindInfo:
+    return _KINDS[activity.kind]
+
+
+def summary_for(activity: Activity, viewer: User) -> str:
+    info = kind_info(activity)
+    return info.summary(activity, info.reveals_private(activity, viewer))

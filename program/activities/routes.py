@@ -1,0 +1,222 @@
+"""Participation actions shared by every kind: book, cancel, waitlist, offers, attendance; My schedule."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from program.accounts.models import User
+from program.activities import services as core
+from program.activities.forms import ActionForm, AttendanceForm, MoveUpForm, OfferAnswerForm
+from program.activities.kinds import kind_info, summary_for
+from program.activities.models import Activity, Participation, State
+from program.errors import DomainError
+from program.extensions import db
+from program.timeutil import utcnow
+from program.web import page_args
+
+bp = Blueprint("activities", __name__)
+
+
+def _activity_or_404(activity_id: int) -> Activity:
+    activity = db.session.get(Activity, activity_id)
+    if activity is None:
+        abort(404)
+    return activity
+
+
+def _back(activity: Activity):
+    return redirect(url_for(kind_info(activity).endpoint, activity_id=activity.id))
+
+
+def _own_participation(activity: Activity) -> Participation:
+    p = core.find_participation(activity.id, current_user.id)
+    if p is None:
+        abort(404)
+    return p
+
+
+def _run(activity: Activity, action, success: str | None):
+    """Run one service call, commit once, flash its outcome, go back to the activity page."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        if success:
+            flash(success if not callable(success) else success(result), "success")
+    return _back(activity)
+
+
+@bp.route("/activities/<int:activity_id>/book", methods=["POST"])
+@login_required
+def book(activity_id: int):
+    activity = _activity_or_404(activity_id)
+
+    def message(p: Participation) -> str:
+        if p.state == State.BOOKED.value:
+            return "You're booked. The invitation is on its way to your inbox."
+        return f"The call is full; you're number {core.waitlist_position(p)} on the waitlist."
+
+    return _run(activity, lambda: core.book_seat(activity.id, current_user, utcnow()), message)
+
+
+@bp.route("/activities/<int:activity_id>/cancel-booking", methods=["POST"])
+@login_required
+def cancel_booking(activity_id: int):
+    activity = _activity_or_404(activity_id)
+    p = _own_participation(activity)
+    was = p.state
+    text = "You left the waitlist." if was == State.WAITLISTED.value else "Your seat is cancelled; the calendar entry is withdrawn."
+    return _run(activity, lambda: core.cancel_booking(p, current_user, utcnow()), text)
+
+
+@bp.route("/activities/<int:activity_id>/accept", methods=["POST"])
+@login_required
+def accept(activity_id: int):
+    activity = _activity_or_404(activity_id)
+    p = _own_participation(activity)
+    return _run(activity, lambda: core.accept_offer(p, current_user, utcnow()), "The seat is yours. The invitation is on its way.")
+
+
+@bp.route("/activities/<int:activity_id>/decline", methods=["POST"])
+@login_required
+def decline(activity_id: int):
+    activity = _activity_or_404(activity_id)
+    p = _own_participation(activity)
+    return _run(activity, lambda: core.decline_offer(p, current_user, utcnow()), "You declined; the seat goes to the next person waiting.")
+
+
+def _participation_in(activity: Activity, participation_id: int) -> Participation:
+    p = db.session.get(Participation, participation_id)
+    if p is None or p.activity_id != activity.id:
+        abort(404)
+    return p
+
+
+@bp.route("/activities/<int:activity_id>/attendance/<int:participation_id>", methods=["POST"])
+@login_required
+def attendance(activity_id: int, participation_id: int):
+    activity = _activity_or_404(activity_id)
+    p = _participation_in(activity, participation_id)
+    from program.activities.permissions import can_mark_attendance
+
+    if not can_mark_attendance(current_user, p):
+        abort(404)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        core.mark_attendance(p, current_user, form.outcome.data == "attended", utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{p.user.name}: {State(p.state).label.lower()}.", "success")
+    return _back(activity)
+
+
+@bp.route("/activities/<int:activity_id>/waitlist/<int:participation_id>/move-up", methods=["POST"])
+@login_required
+def move_up(activity_id: int, participation_id: int):
+    activity = _activity_or_404(activity_id)
+    if current_user.role != "admin":
+        abort(404)
+    p = _participation_in(activity, participation_id)
+    form = MoveUpForm()
+    if not form.validate_on_submit():
+        flash("Give a reason for moving someone up the waitlist.", "error")
+        return _back(activity)
+    try:
+        core.move_up_waitlist(p, current_user, form.reason.data, utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{p.user.name} is now first on the waitlist.", "success")
+    return _back(activity)
+
+
+@bp.route("/offers/<token>", methods=["GET", "POST"])
+def offer(token: str):
+    """The one-click link in an offer email: the signed token names the participation and its person."""
+    from program.notify.activity_mail import read_offer_token
+
+    found = read_offer_token(token)
+    p = db.session.get(Participation, found[0]) if found else None
+    if p is None or p.user_id != found[1]:
+        abort(404)
+    person: User = p.user
+    activity = p.activity
+    form = OfferAnswerForm()
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            if form.answer.data == "accept":
+                core.accept_offer(p, person, now)
+            else:
+                core.decline_offer(p, person, now)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash("The seat is yours. The invitation is on its way." if form.answer.data == "accept"
+                  else "You declined; the seat goes to the next person waiting.", "success")
+        return redirect(url_for("activities.offer", token=token))
+    return render_template(
+        "activities/offer.html",
+        p=p,
+        activity=activity,
+        summary=summary_for(activity, person),
+        open_offer=p.state == State.OFFERED.value and p.offer_expires_at and p.offer_expires_at > utcnow(),
+        page_url=url_for(kind_info(activity).endpoint, activity_id=activity.id),
+    )
+
+
+@bp.route("/schedule")
+@login_required
+def schedule():
+    """My schedule: what I booked, wait for, was offered, and host — upcoming first, then past."""
+    now = utcnow()
+    show = request.args.get("show", "upcoming")
+    page, per_page = page_args(20)
+    stmt = (
+        select(Participation)
+        .join(Activity)
+        .options(joinedload(Participation.activity).joinedload(Activity.host))
+        .where(Participation.user_id == current_user.id)
+    )
+    hosted = select(Activity).options(joinedload(Activity.host)).where(Activity.host_id == current_user.id)
+    if show == "past":
+        stmt = stmt.where(Activity.ends_at < now).order_by(Activity.starts_at.desc())
+        hosted = hosted.where(Activity.ends_at < now).order_by(Activity.starts_at.desc())
+    else:
+        stmt = stmt.where(
+            Activity.ends_at >= now,
+            Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value, State.INVITED.value]),
+        ).order_by(Activity.starts_at)
+        hosted = hosted.where(Activity.ends_at >= now).order_by(Activity.starts_at)
+    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    hosted_page = db.paginate(hosted, page=request.args.get("hpage", 1, type=int), per_page=per_page, error_out=False)
+    items = [(p, summary_for(p.activity, current_user)) for p in pagination.items]
+    hosted_items = [(a, summary_for(a, current_user)) for a in hosted_page.items]
+    return render_template(
+        "activities/schedule.html",
+        pagination=pagination,
+        items=items,
+        hosted_page=hosted_page,
+        hosted_items=hosted_items,
+        show=show,
+        now=now,
+        endpoint_for=lambda a: kind_info(a).endpoint,
+        State=State,
+    )

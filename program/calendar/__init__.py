@@ -1,0 +1,1 @@
+"""Calendar: ICS building (pure: activities → bytes), personal feeds, invites."""

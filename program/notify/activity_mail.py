@@ -1,0 +1,112 @@
+"""Mail about activities: booking confirmations and invites, waitlist offers, cancellations, updates.
+
+Subscribes to the activity core's signals, so the core never imports mail. Invites carry an ICS part
+built by ``program.calendar.ics`` (METHOD:REQUEST for new and changed, METHOD:CANCEL for cancelled).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from program.activities.kinds import kind_info, summary_for
+from program.activities.models import Activity, Participation, State
+from program.activities.signals import activity_changed, participation_changed
+from program.calendar.ics import Attendee, invite_ics
+from program.notify.services import queue_email
+from program.web import absolute_url
+
+SEAT = (State.BOOKED.value, State.OFFERED.value)
+
+
+def offer_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tandem-offer")
+
+
+def offer_token(p: Participation) -> str:
+    return offer_serializer().dumps({"p": p.id, "u": p.user_id})
+
+
+def read_offer_token(token: str) -> tuple[int, int] | None:
+    try:
+        data = offer_serializer().loads(token)
+        return int(data["p"]), int(data["u"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def activity_url(activity: Activity) -> str:
+    return absolute_url(kind_info(activity).endpoint, activity_id=activity.id)
+
+
+def _invite(p: Participation, method: str, now: datetime) -> bytes:
+    activity = p.activity
+    return invite_ics(
+        activity,
+        Attendee(p.user.email, p.user.name),
+        method=method,
+        now=now,
+        summary=summary_for(activity, p.user),
+        description=(activity.briefing or "") + f"\n\nDetails: {activity_url(activity)}",
+        url=activity_url(activity),
+    )
+
+
+def _send(p: Participation, template: str, subject: str, method: str | None, now: datetime, **extra) -> None:
+    activity = p.activity
+    queue_email(
+        p.user.email,
+        template,
+        subject,
+        ics=_invite(p, method, now) if method else None,
+        ics_method=method or "",
+        person=p.user,
+        activity=activity,
+        summary=summary_for(activity, p.user),
+        url=activity_url(activity),
+        **extra,
+    )
+
+
+@participation_changed.connect
+def on_participation_changed(p: Participation, old_state, new_state, actor, now, note, **_):
+    summary = summary_for(p.activity, p.user)
+    if new_state == State.BOOKED.value and old_state != State.BOOKED.value:
+        _send(p, "activity_booked", f"Booked: {summary}", "REQUEST", now)
+    elif new_state == State.WAITLISTED.value and old_state != State.WAITLISTED.value:
+        from program.activities.services import waitlist_position
+
+        _send(p, "activity_waitlisted", f"On the waitlist: {summary}", None, now, position=waitlist_position(p))
+    elif new_state == State.OFFERED.value:
+        _send(
+            p,
+            "activity_offer",
+            f"A seat is free for you: {summary}",
+            None,
+            now,
+            offer_url=absolute_url("activities.offer", token=offer_token(p)),
+            expires_at=p.offer_expires_at,
+        )
+    elif new_state == State.CANCELLED_BY_USER.value and old_state in SEAT:
+        _send(p, "activity_cancelled_by_you", f"Cancelled: {summary}", "CANCEL", now)
+    elif new_state == State.DECLINED.value and note == "offer expired":
+        _send(p, "activity_offer_expired", f"Offer expired: {summary}", None, now)
+    elif new_state == State.CANCELLED_BY_HOST.value:
+        _send(
+            p,
+            "activity_cancelled_by_host",
+            f"{'Late cancellation' if p.activity.late_cancellation else 'Cancelled'}: {summary}",
+            "CANCEL" if old_state in SEAT else None,
+            now,
+            had_seat=old_state in SEAT,
+        )
+
+
+@activity_changed.connect
+def on_activity_changed(activity: Activity, change, actor, now, affected, **_):
+    if change in ("rescheduled", "updated"):
+        for p in affected:
+            if p.state in SEAT:
+                _send(p, "activity_updated", f"Updated: {summary_for(activity, p.user)}", "REQUEST", now, change=change)

@@ -1,0 +1,87 @@
+"""Cron-driven notices. ``flask send-reminders`` runs every registered job; each is idempotent.
+
+A job sends a notice only after recording its unique key in ``sent_notice`` inside a savepoint, so
+running the command twice (or from two hosts at once) never sends the same notice twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from program.activities.kinds import summary_for
+from program.activities.models import Activity, ActivityStatus, Participation, SentNotice, State
+from program.extensions import db
+from program.notify.activity_mail import activity_url
+from program.notify.services import queue_email
+
+ReminderJob = Callable[[datetime], int]
+_JOBS: list[tuple[str, ReminderJob]] = []
+
+
+def reminder_job(name: str):
+    """Register a job for ``flask send-reminders`` (later domains add theirs: debriefs, actions)."""
+
+    def decorator(fn: ReminderJob) -> ReminderJob:
+        _JOBS.append((name, fn))
+        return fn
+
+    return decorator
+
+
+def claim(key: str, now: datetime) -> bool:
+    """Record that the notice ``key`` is being sent; False when it was sent before."""
+    if db.session.scalar(select(SentNotice.id).where(SentNotice.key == key)) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(SentNotice(key=key, sent_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+@reminder_job("activity reminders (24 hours before)")
+def remind_upcoming(now: datetime) -> int:
+    """Every booked participant hears once, about 24 hours before the start (again if it moves)."""
+    rows = db.session.scalars(
+        select(Participation)
+        .join(Activity)
+        .options(joinedload(Participation.activity).joinedload(Activity.host), joinedload(Participation.user))
+        .where(
+            Participation.state == State.BOOKED.value,
+            Activity.status == ActivityStatus.SCHEDULED.value,
+            Activity.starts_at > now,
+            Activity.starts_at <= now + timedelta(hours=24),
+        )
+    ).all()
+    sent = 0
+    for p in rows:
+        activity = p.activity
+        if not claim(f"reminder-24h:{p.id}:{activity.starts_at.isoformat()}", now):
+            continue
+        summary = summary_for(activity, p.user)
+        queue_email(
+            p.user.email,
+            "activity_reminder",
+            f"Tomorrow: {summary}",
+            person=p.user,
+            activity=activity,
+            summary=summary,
+            url=activity_url(activity),
+        )
+        sent += 1
+    return sent
+
+
+def run_all(now: datetime) -> list[tuple[str, int]]:
+    from program.activities.services import expire_offers
+
+    results = [("expired offers passed on", expire_offers(now))]
+    for name, job in _JOBS:
+        results.append((name, job(now)))
+    return results
