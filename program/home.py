@@ -15,7 +15,20 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def dashboard():
-    return render_template("home/dashboard.html", now=utcnow(), user=current_user)
+    from program.activities.kinds import kind_info, summary_for
+    from program.activities.services import hosting_next, upcoming_for
+
+    now = utcnow()
+    upcoming = [(p, summary_for(p.activity, current_user)) for p in upcoming_for(current_user, now)]
+    hosting = [(a, summary_for(a, current_user)) for a in hosting_next(current_user, now)]
+    return render_template(
+        "home/dashboard.html",
+        now=now,
+        user=current_user,
+        upcoming=upcoming,
+        hosting=hosting,
+        endpoint_for=lambda a: kind_info(a).endpoint,
+    )
 
 
 @bp.route("/healthz")

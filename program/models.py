@@ -8,7 +8,7 @@ from program.accounts.models import (  # noqa: F401
     Team,
     User,
 )
-from program.notify.models import OutboxMessage  # noqa: F401
 from program.activities.models import Activity, Participation, ParticipationEvent, SentNotice  # noqa: F401
 from program.calendar.models import CalendarFeed  # noqa: F401
+from program.notify.models import OutboxMessage  # noqa: F401
 from program.rides.models import RideAlongCall  # noqa: F401

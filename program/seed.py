@@ -113,5 +113,9 @@ def seed_demo() -> str:
 
 
 def seed_domains() -> str:
-    """Later domains add their demo data here (activities, debriefs, goals)."""
-    return ""
+    """Each domain adds its demo data (idempotently)."""
+    from program.rides.seed import seed_rides
+    from program.timeutil import utcnow
+
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    return seed_rides(now)

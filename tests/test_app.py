@@ -25,6 +25,8 @@ def test_healthz_503_when_database_is_down(database_url, _schema, tmp_path):
         assert resp.status_code == 503
         assert resp.get_json()["status"] == "error"
         assert "Traceback" not in resp.get_data(as_text=True)
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_404_uses_layout(login, make_user):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -88,10 +87,10 @@ class Activity(db.Model):
     location: Mapped[str] = mapped_column(String(300), default="")
     video_url: Mapped[str] = mapped_column(String(500), default="")
     briefing: Mapped[str] = mapped_column(Text, default="")
-    seats: Mapped[Optional[int]] = mapped_column()  # None: no seat limit (meetings)
+    seats: Mapped[int | None] = mapped_column()  # None: no seat limit (meetings)
     booking_cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20), default=ActivityStatus.SCHEDULED.value)
-    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     late_cancellation: Mapped[bool] = mapped_column(default=False)
     # iCalendar identity: the UID never changes; SEQUENCE goes up with every change riders must see.
@@ -102,7 +101,7 @@ class Activity(db.Model):
 
     host: Mapped[User] = relationship(foreign_keys=[host_id])
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
-    participations: Mapped[list["Participation"]] = relationship(
+    participations: Mapped[list[Participation]] = relationship(
         back_populates="activity", order_by="Participation.id", cascade="all, delete-orphan"
     )
 
@@ -136,14 +135,14 @@ class Participation(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     state: Mapped[str] = mapped_column(String(20))
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    waitlist_rank: Mapped[Optional[float]] = mapped_column()
-    offer_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    waitlist_rank: Mapped[float | None] = mapped_column()
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rsvp: Mapped[str] = mapped_column(String(10), default="")  # meetings: yes / no / maybe
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     activity: Mapped[Activity] = relationship(back_populates="participations")
     user: Mapped[User] = relationship()
-    events: Mapped[list["ParticipationEvent"]] = relationship(
+    events: Mapped[list[ParticipationEvent]] = relationship(
         back_populates="participation", order_by="ParticipationEvent.id", cascade="all, delete-orphan"
     )
 
@@ -159,14 +158,14 @@ class ParticipationEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participation_id: Mapped[int] = mapped_column(ForeignKey("participation.id", ondelete="CASCADE"), index=True)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))  # None: the system (expiry, cron)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: the system (expiry, cron)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    from_state: Mapped[Optional[str]] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
 
     participation: Mapped[Participation] = relationship(back_populates="events")
-    actor: Mapped[Optional[User]] = relationship()
+    actor: Mapped[User | None] = relationship()
 
 
 class SentNotice(db.Model):

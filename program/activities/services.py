@@ -46,7 +46,7 @@ def lock_activity(activity_id: int) -> Activity:
         db.session.execute(text("UPDATE activity SET id = id WHERE id = :id"), {"id": activity_id})
         stmt = select(Activity).where(Activity.id == activity_id)
     else:
-        stmt = select(Activity).where(Activity.id == activity_id).with_for_update()
+        stmt = select(Activity).where(Activity.id == activity_id).with_for_update(of=Activity)
     activity = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if activity is None:
         raise DomainError("This activity no longer exists.")
@@ -192,7 +192,6 @@ def book_seat(activity_id: int, user: User, now: datetime, *, join_waitlist: boo
         )
         p.waitlist_rank = (last or 0) + 1
         transition(p, State.WAITLISTED, user, now, note="call full")
-        p.waitlist_rank = (last or 0) + 1
     else:
         raise SeatUnavailable("Sorry, the last seat has just gone.")
     return p
@@ -391,3 +390,38 @@ def seats_changed(activity: Activity, now: datetime) -> list[Participation]:
     """After seats were added, offer the new seats to the waitlist."""
     locked = lock_activity(activity.id)
     return offer_next(locked, now)
+
+
+def upcoming_for(user: User, now: datetime, limit: int = 5) -> list[Participation]:
+    """The person's next booked, offered or waitlisted places (for the dashboard)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(Participation)
+            .join(Activity)
+            .options(joinedload(Participation.activity).joinedload(Activity.host))
+            .where(
+                Participation.user_id == user.id,
+                Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value]),
+                Activity.ends_at >= now,
+                Activity.status == ActivityStatus.SCHEDULED.value,
+            )
+            .order_by(Activity.starts_at)
+            .limit(limit)
+        )
+    )
+
+
+def hosting_next(user: User, now: datetime, limit: int = 5) -> list[Activity]:
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(Activity)
+            .options(joinedload(Activity.host))
+            .where(Activity.host_id == user.id, Activity.ends_at >= now, Activity.status == ActivityStatus.SCHEDULED.value)
+            .order_by(Activity.starts_at)
+            .limit(limit)
+        )
+    )

@@ -84,7 +84,7 @@ def index():
     ids = [a.id for a in pagination.items]
     counts = core.seat_counts(ids, now)
     mine = services.participations_for(current_user, ids)
-    reveal = {a.id: services.reveals_account(a, current_user) if a.ride.hide_account else True for a in pagination.items}
+    reveal = {a.id: services.reveals_account(a, current_user, mine.get(a.id)) for a in pagination.items}
     return render_template(
         "rides/index.html",
         pagination=pagination,

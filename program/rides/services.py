@@ -41,14 +41,20 @@ def hosts_actor_may_offer_for(actor: User) -> list[User]:
     return [u for u in db.session.scalars(stmt) if u.function == "sales"]
 
 
-def reveals_account(activity: Activity, viewer: User) -> bool:
-    """A hidden account name is shown only to people with a seat, the host side, HR and admins."""
+_UNSET = object()
+
+
+def reveals_account(activity: Activity, viewer: User, participation=_UNSET) -> bool:
+    """A hidden account name is shown only to people with a seat, the host side, HR and admins.
+
+    Lists pass the viewer's ``participation`` (or None), already loaded, to avoid a query per row.
+    """
     ride = activity.ride
     if ride is None or not ride.hide_account:
         return True
     if can_manage_activity(viewer, activity) or viewer.role in (Role.HR.value, Role.ADMIN.value):
         return True
-    p = core.find_participation(activity.id, viewer.id)
+    p = core.find_participation(activity.id, viewer.id) if participation is _UNSET else participation
     return p is not None and p.state in (State.BOOKED.value, State.ATTENDED.value, State.NO_SHOW.value)
 
 

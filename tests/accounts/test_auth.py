@@ -183,3 +183,5 @@ def test_csrf_is_enforced(database_url, _schema, make_user):
         token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
         resp = c.post("/login", data={"email": "a@example.com", "password": "x", "csrf_token": token})
         assert resp.status_code == 422  # accepted, then refused for the credentials
+        db.session.remove()
+        db.engine.dispose()
