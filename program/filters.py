@@ -37,8 +37,10 @@ def url_with(**changes) -> str:
 
 def register(app: Flask) -> None:
     from program.accounts import permissions
+    from program.rides.services import anonymous_account
 
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["anonymous_account"] = anonymous_account
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["viewer_timezone"] = viewer_timezone
     app.jinja_env.globals["perm"] = permissions

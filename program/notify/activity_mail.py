@@ -66,6 +66,7 @@ def _send(p: Participation, template: str, subject: str, method: str | None, now
         activity=activity,
         summary=summary_for(activity, p.user),
         url=activity_url(activity),
+        show_video=p.state == State.BOOKED.value,
         **extra,
     )
 

@@ -73,6 +73,7 @@ def remind_upcoming(now: datetime) -> int:
             activity=activity,
             summary=summary,
             url=activity_url(activity),
+            show_video=True,
         )
         sent += 1
     return sent

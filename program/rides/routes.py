@@ -190,6 +190,7 @@ def detail(activity_id: int):
         participants=participants,
         markable=markable,
         reveal=services.reveals_account(activity, current_user),
+        has_seat=mine is not None and mine.state in (State.BOOKED.value, State.ATTENDED.value, State.NO_SHOW.value),
         now=now,
         State=State,
         cancel_form=CancelActivityForm(),

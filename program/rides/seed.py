@@ -71,7 +71,8 @@ def seed_rides(now: datetime) -> str:
             created += 1
             booked_at = activity.starts_at - timedelta(days=4) if offset < 0 else now - timedelta(hours=rng.randrange(2, 48))
             booked_at = max(booked_at, offered_at + timedelta(hours=1))
-            riders = rng.sample(marketers, k=min(len(marketers), seats + (2 if i % 4 == 1 else rng.randrange(0, 2))))
+            wanted = seats + 2 if i % 4 == 1 else max(seats - 1 - rng.randrange(0, 2), 0) if i % 4 in (0, 2) else seats
+            riders = rng.sample(marketers, k=min(len(marketers), wanted))
             if marketer is not None and offset > 0 and i % 3 == 0 and marketer not in riders:
                 riders.insert(0, marketer)
             for rider in riders:

@@ -58,9 +58,13 @@ def reveals_account(activity: Activity, viewer: User, participation=_UNSET) -> b
     return p is not None and p.state in (State.BOOKED.value, State.ATTENDED.value, State.NO_SHOW.value)
 
 
+def anonymous_account(segment: str) -> str:
+    return f"{'an' if segment[:1].lower() in 'aeiou' else 'a'} {segment} prospect"
+
+
 def ride_summary(activity: Activity, reveal: bool) -> str:
     ride = activity.ride
-    account = ride.account_name if reveal else f"a {ride.segment} prospect"
+    account = ride.account_name if reveal else anonymous_account(ride.segment)
     return f"Ride-along: {CALL_TYPE_LABELS.get(ride.call_type, ride.call_type)} with {account} ({activity.host.name})"
 
 
