@@ -100,7 +100,8 @@ def register_blueprints(app: Flask) -> None:
     from program.accounts import routes as account_routes
     from program.activities import routes as activity_routes
     from program.calendar import routes as calendar_routes
-    from program.notify import activity_mail, reminders  # noqa: F401  (signal subscribers, cron jobs)
+    from program.debriefs import routes as debrief_routes
+    from program.notify import activity_mail, debrief_mail, reminders  # noqa: F401  (signal subscribers, cron jobs)
     from program.rides import routes as ride_routes
 
     app.register_blueprint(home.bp)
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(activity_routes.bp)
     app.register_blueprint(ride_routes.bp)
     app.register_blueprint(calendar_routes.bp)
+    app.register_blueprint(debrief_routes.bp)
 
 
 def register_errors(app: Flask) -> None:

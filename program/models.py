@@ -10,5 +10,17 @@ from program.accounts.models import (  # noqa: F401
 )
 from program.activities.models import Activity, Participation, ParticipationEvent, SentNotice  # noqa: F401
 from program.calendar.models import CalendarFeed  # noqa: F401
+from program.debriefs.models import (  # noqa: F401
+    Answer,
+    AnswerCode,
+    ContestDraw,
+    Debrief,
+    DebriefQuestion,
+    DebriefTask,
+    DebriefTemplate,
+    LearningUseful,
+    ReasonCode,
+    Tactic,
+)
 from program.notify.models import OutboxMessage  # noqa: F401
 from program.rides.models import RideAlongCall  # noqa: F401

@@ -42,6 +42,7 @@ class OutgoingEmail:
     html: str
     ics: bytes | None = None
     ics_method: str = ""
+    cc: tuple[str, ...] = ()
 
 
 def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
@@ -54,6 +55,8 @@ def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
     msg["Subject"] = mail.subject
     msg["From"] = sender
     msg["To"] = mail.to
+    if mail.cc:
+        msg["Cc"] = ", ".join(mail.cc)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "tandem.local")
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
@@ -89,6 +92,7 @@ def queue_email(
     subject: str,
     ics: bytes | None = None,
     ics_method: str = "",
+    cc: list[str] | tuple[str, ...] = (),
     **context,
 ) -> OutgoingEmail | None:
     """Render and queue one email for sending when the current transaction commits."""
@@ -103,6 +107,7 @@ def queue_email(
         html=render_template(f"notify/{template}.html", subject=subject, **context),
         ics=ics,
         ics_method=ics_method,
+        cc=tuple(cc),
     )
     if current_app.config["MAIL_SERVER"]:
         db.session.info.setdefault(_PENDING_KEY, []).append(mail)
@@ -111,6 +116,7 @@ def queue_email(
         db.session.add(
             OutboxMessage(
                 to=to,
+                cc=", ".join(cc),
                 subject=subject,
                 text_body=mail.text,
                 html_body=mail.html,

@@ -1,0 +1,1 @@
+"""Structured debriefs after every activity: versioned templates, one reason-code codebook, tasks, insight."""

@@ -1,0 +1,39 @@
+"""Who sees and does what with debriefs. Pure predicates; an object a user may not see answers 404."""
+
+from __future__ import annotations
+
+from program.accounts.models import Role, User
+from program.debriefs.models import DebriefTask
+
+
+def can_view_task(user: User, task: DebriefTask) -> bool:
+    """A debrief is visible to its author, the author's manager, the activity's host, HR and admin."""
+    if user.role in (Role.HR.value, Role.ADMIN.value):
+        return True
+    if user.id == task.user_id or task.user.manager_id == user.id:
+        return True
+    return task.activity.host_id == user.id
+
+
+def can_manage_templates(user: User) -> bool:
+    """Admins and HR maintain debrief templates and the reason-code codebook."""
+    return user.role in (Role.HR.value, Role.ADMIN.value)
+
+
+def can_see_submission_status(user: User) -> bool:
+    """HR (and admins) see who has and hasn't submitted, for every activity and person."""
+    return user.role in (Role.HR.value, Role.ADMIN.value)
+
+
+def can_triage_tactics(user: User) -> bool:
+    """Marketing leaders (and admins) triage proposed tactics."""
+    return user.role == Role.ADMIN.value or (user.role == Role.LEADER.value and user.function == "marketing")
+
+
+def can_view_insight(user: User) -> bool:
+    """Leaders, HR and admins see the reason-code insight."""
+    return user.role in (Role.LEADER.value, Role.HR.value, Role.ADMIN.value)
+
+
+def can_draw_contest(user: User) -> bool:
+    return user.role in (Role.HR.value, Role.ADMIN.value)
