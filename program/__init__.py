@@ -100,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
     from program.accounts import routes as account_routes
     from program.activities import routes as activity_routes
     from program.calendar import routes as calendar_routes
+    from program.debriefs import admin_routes as debrief_admin_routes
+    from program.debriefs import contest_routes, insight_routes
     from program.debriefs import routes as debrief_routes
     from program.notify import activity_mail, debrief_mail, reminders  # noqa: F401  (signal subscribers, cron jobs)
     from program.rides import routes as ride_routes
@@ -111,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ride_routes.bp)
     app.register_blueprint(calendar_routes.bp)
     app.register_blueprint(debrief_routes.bp)
+    app.register_blueprint(debrief_admin_routes.bp)
+    app.register_blueprint(insight_routes.bp)
+    app.register_blueprint(contest_routes.bp)
 
 
 def register_errors(app: Flask) -> None:
