@@ -230,6 +230,53 @@ class Factory:
         db.session.flush()
         return activity
 
+    def attended_task(self, rider=None, ride=None, *, now=None, **ride_kw):
+        """A rider who attended a past ride-along, and the debrief task that attendance created."""
+        from datetime import timedelta
+
+        from program.activities import services as core
+        from program.debriefs.models import DebriefTask
+
+        now = now or FIXED_NOW
+        rider = rider or self.marketer()
+        ride = ride or self.ride_along(starts_in=timedelta(hours=-3), **ride_kw)
+        p = core.find_participation(ride.id, rider.id) or core.book_seat(ride.id, rider, ride.starts_at - timedelta(days=2))
+        core.mark_attendance(p, ride.host, True, max(now, ride.starts_at + timedelta(minutes=5)))
+        return db.session.scalar(db.select(DebriefTask).where(DebriefTask.participation_id == p.id))
+
+    def submit_debrief(self, task, answers: dict | None = None, *, at=None, submit: bool = True):
+        """Write (and by default submit) the task's debrief. ``answers`` maps question keys to values:
+        text/rating as strings, reason codes as a list of (code label or "other", customer's words)."""
+        from program.debriefs import services as ds
+        from program.debriefs.models import ReasonCode
+
+        at = at or FIXED_NOW
+        debrief = ds.start_debrief(task, task.user, at)
+        if debrief.answers:
+            values = ds.values_from_debrief(debrief)
+        else:
+            values = {}
+            answers = {"why_buy": [("Saves time", "")], "lead_quality": "4", "learned": "They buy on speed.", **(answers or {})}
+        answers = answers or {}
+        for q in debrief.template.questions:
+            if q.key not in answers:
+                continue
+            value = answers[q.key]
+            if q.qtype == "reason_codes":
+                ca = ds.CodeAnswer()
+                for label, words in value:
+                    if label == "other":
+                        key = "other"
+                        ca.other_text = words or "something else"
+                    else:
+                        key = str(db.session.scalar(db.select(ReasonCode.id).where(ReasonCode.label == label, ReasonCode.category == q.code_category)))
+                    ca.codes.append(key)
+                    ca.words[key] = words
+                values[q.id] = ca
+            else:
+                values[q.id] = value
+        return ds.save_debrief(debrief, task.user, values, at, submit=submit)
+
     def marketer(self, **kw):
         return self.user(role=kw.pop("role", "staff"), department="Marketing", **kw)
 

@@ -246,7 +246,7 @@ def save_debrief(debrief: Debrief, user: User, values: dict[int, object], now: d
         elif q.qtype == QuestionType.MULTI_CHOICE.value:
             answer.set_choices(value or [])
         elif q.qtype == QuestionType.REASON_CODES.value:
-            for c in value.codes:
+            for c in (value or CodeAnswer()).codes:
                 answer.codes.append(
                     AnswerCode(
                         reason_code_id=None if c == OTHER else int(c),
