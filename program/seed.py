@@ -114,8 +114,11 @@ def seed_demo() -> str:
 
 def seed_domains() -> str:
     """Each domain adds its demo data (idempotently)."""
+    from program.debriefs.defaults import ensure_defaults
+    from program.debriefs.seed import seed_debriefs
     from program.rides.seed import seed_rides
     from program.timeutil import utcnow
 
     now = utcnow().replace(minute=0, second=0, microsecond=0)
-    return seed_rides(now)
+    ensure_defaults(now)
+    return seed_rides(now) + seed_debriefs(now)

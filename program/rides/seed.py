@@ -40,7 +40,7 @@ def seed_rides(now: datetime) -> str:
     db.session.info["suppress_mail"] = True
     created = 0
     try:
-        for i, offset in enumerate(list(range(-21, 0, 3)) + list(range(1, 22, 2))):
+        for i, offset in enumerate(list(range(-24, 0, 2)) + list(range(1, 22, 2))):
             host = reps[i % len(reps)]
             zone = ZoneInfo(host.timezone)
             day = (now.astimezone(zone) + timedelta(days=offset)).date()
@@ -71,7 +71,10 @@ def seed_rides(now: datetime) -> str:
             created += 1
             booked_at = activity.starts_at - timedelta(days=4) if offset < 0 else now - timedelta(hours=rng.randrange(2, 48))
             booked_at = max(booked_at, offered_at + timedelta(hours=1))
-            wanted = seats + 2 if i % 4 == 1 else max(seats - 1 - rng.randrange(0, 2), 0) if i % 4 in (0, 2) else seats
+            if offset < 0:
+                wanted = seats + 1
+            else:
+                wanted = seats + 2 if i % 4 == 1 else max(seats - 1 - rng.randrange(0, 2), 0) if i % 4 in (0, 2) else seats
             riders = rng.sample(marketers, k=min(len(marketers), wanted))
             if marketer is not None and offset > 0 and i % 3 == 0 and marketer not in riders:
                 riders.insert(0, marketer)
