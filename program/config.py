@@ -66,6 +66,10 @@ class Config:
         self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
         self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
         self.PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "2"))
+        # When a debrief is due after each kind: "kind=N working_days|days", comma-separated.
+        self.DEBRIEF_DUE = os.environ.get(
+            "DEBRIEF_DUE", "ride_along=2 working_days,shadow_day=7 days,review_meeting=2 working_days"
+        )
         # Tests pin "now" with FIXED_NOW (an aware datetime); production leaves it None.
         self.FIXED_NOW = None
 

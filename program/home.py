@@ -21,12 +21,16 @@ def dashboard():
     now = utcnow()
     upcoming = [(p, summary_for(p.activity, current_user)) for p in upcoming_for(current_user, now)]
     hosting = [(a, summary_for(a, current_user)) for a in hosting_next(current_user, now)]
+    from program.debriefs.services import open_tasks_for
+
+    tasks = [(t, summary_for(t.activity, current_user)) for t in open_tasks_for(current_user)]
     return render_template(
         "home/dashboard.html",
         now=now,
         user=current_user,
         upcoming=upcoming,
         hosting=hosting,
+        tasks=tasks,
         endpoint_for=lambda a: kind_info(a).endpoint,
     )
 

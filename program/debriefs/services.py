@@ -50,9 +50,29 @@ def add_working_days(day: date, n: int) -> date:
     return day
 
 
+def parse_due_rules(text: str) -> dict[str, tuple[str, int]]:
+    """"ride_along=2 working_days,shadow_day=7 days" → {"ride_along": ("working_days", 2), ...}."""
+    rules = dict(DUE_RULES)
+    for item in (text or "").split(","):
+        if "=" not in item:
+            continue
+        kind, _, spec = item.partition("=")
+        number, _, unit = spec.strip().partition(" ")
+        if number.isdigit() and unit.strip() in ("working_days", "days"):
+            rules[kind.strip()] = (unit.strip(), int(number))
+    return rules
+
+
 def due_at_for(activity: Activity, rules: dict[str, tuple[str, int]] | None = None) -> datetime:
-    """The end of the due day (23:59:59 in the activity's timezone), counted from the activity's local date."""
-    unit, n = (rules or DUE_RULES).get(activity.kind, ("working_days", 2))
+    """The end of the due day (23:59:59 in the activity's timezone), counted from the activity's local date.
+
+    Per kind, from DEBRIEF_DUE (default: ride-alongs and meetings 2 working days, shadow days 7 days).
+    """
+    if rules is None:
+        from flask import current_app, has_app_context
+
+        rules = parse_due_rules(current_app.config.get("DEBRIEF_DUE", "")) if has_app_context() else DUE_RULES
+    unit, n = rules.get(activity.kind, ("working_days", 2))
     zone = ZoneInfo(activity.timezone)
     local_day = activity.ends_at.astimezone(zone).date()
     due_day = add_working_days(local_day, n) if unit == "working_days" else local_day + timedelta(days=n)
@@ -349,3 +369,18 @@ def contest_entries(debrief: Debrief) -> int:
         if a.question.key == "tactic" and a.text.strip():
             entries += 1
     return entries
+
+
+def open_tasks_for(user: User, limit: int = 5) -> list[DebriefTask]:
+    """The person's open debrief tasks, soonest due first (for the dashboard)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(DebriefTask)
+            .options(joinedload(DebriefTask.activity).joinedload(Activity.host), joinedload(DebriefTask.debrief))
+            .where(DebriefTask.user_id == user.id, DebriefTask.status == "open")
+            .order_by(DebriefTask.due_at)
+            .limit(limit)
+        )
+    )

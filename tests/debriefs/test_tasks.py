@@ -101,3 +101,11 @@ def test_new_template_version_leaves_old_debriefs_alone(make, now):
         ds.publish_template(make.marketer(), "ride_along", specs, now)
     with pytest.raises(ValidationFailed, match="at least two options"):
         ds.publish_template(hr, "ride_along", [ds.QuestionSpec(key="x", qtype="single_choice", prompt="Pick", options=["a"])], now)
+
+
+def test_due_rules_are_configurable(app):
+    rules = ds.parse_due_rules("ride_along=3 days, shadow_day=5 working_days, junk")
+    assert rules["ride_along"] == ("days", 3) and rules["shadow_day"] == ("working_days", 5)
+    app.config["DEBRIEF_DUE"] = "ride_along=1 days"
+    ride = Activity(kind="ride_along", timezone="UTC", ends_at=datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+    assert ds.due_at_for(ride) == datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC)
