@@ -381,6 +381,10 @@ class MailSink:
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                if msg["Subject"]:  # a long subject folds right after "Subject:"; unfold it as a mail client would
+                    subject = " ".join(str(msg["Subject"]).split())
+                    del msg["Subject"]
+                    msg["Subject"] = subject
                 with sink._lock:
                     sink.messages.append(msg)
                 return "250 OK"
