@@ -45,7 +45,8 @@ def upgrade():
     sa.Column('drawn_at', program.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['drawn_by_id'], ['user.id'], name=op.f('fk_contest_draw_drawn_by_id_user')),
     sa.ForeignKeyConstraint(['winner_id'], ['user.id'], name=op.f('fk_contest_draw_winner_id_user')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_draw'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_draw')),
+    sa.UniqueConstraint('period_start', 'period_end', name='uq_contest_draw_period')
     )
     op.create_table('debrief_template',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -246,6 +246,7 @@ class ContestDraw(db.Model):
     """A recorded, reproducible prize draw: the seed and the entries it used."""
 
     __tablename__ = "contest_draw"
+    __table_args__ = (UniqueConstraint("period_start", "period_end", name="uq_contest_draw_period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_start: Mapped[datetime] = mapped_column(UTCDateTime())
