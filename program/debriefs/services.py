@@ -64,10 +64,14 @@ def parse_due_rules(text: str) -> dict[str, tuple[str, int]]:
 
 
 def due_at_for(
-    activity: Activity, rules: dict[str, tuple[str, int]] | None = None, marked_at: datetime | None = None
+    activity: Activity,
+    rules: dict[str, tuple[str, int]] | None = None,
+    marked_at: datetime | None = None,
+    tz: str | None = None,
 ) -> datetime:
-    """The end of the due day (23:59:59 in the activity's timezone), counted from the activity's local date
-    — or from when attendance was marked, if that was later, so a late correction never starts overdue.
+    """The end of the due day (23:59:59 in the writer's timezone ``tz``, else the activity's), counted from
+    the activity's local date — or from when attendance was marked, if later, so a correction never starts
+    overdue.
 
     Per kind, from DEBRIEF_DUE (default: ride-alongs and meetings 2 working days, shadow days 7 days).
     """
@@ -76,7 +80,7 @@ def due_at_for(
 
         rules = parse_due_rules(current_app.config.get("DEBRIEF_DUE", "")) if has_app_context() else DUE_RULES
     unit, n = rules.get(activity.kind, ("working_days", 2))
-    zone = ZoneInfo(activity.timezone)
+    zone = ZoneInfo(tz or activity.timezone)
     base = max(activity.ends_at, marked_at) if marked_at else activity.ends_at
     local_day = base.astimezone(zone).date()
     due_day = add_working_days(local_day, n) if unit == "working_days" else local_day + timedelta(days=n)
@@ -89,7 +93,7 @@ def create_task(p: Participation, now: datetime) -> DebriefTask:
     if task is None:
         ensure_defaults(now)
         task = DebriefTask(participation=p, user_id=p.user_id, activity_id=p.activity_id,
-                           due_at=due_at_for(p.activity, marked_at=now), created_at=now)
+                           due_at=due_at_for(p.activity, marked_at=now, tz=p.user.timezone), created_at=now)
         db.session.add(task)
         db.session.flush()
         task_created.send(task, now=now)

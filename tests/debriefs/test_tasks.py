@@ -36,7 +36,7 @@ def test_attendance_creates_one_task_and_mails_it(make, now, mail):
     task = make.attended_task(rider)
     db.session.commit()
     assert task is not None and task.status == "open"
-    assert task.due_at == ds.due_at_for(task.activity)  # the call ended today, marked today
+    assert task.due_at == ds.due_at_for(task.activity, tz=rider.timezone)  # due at the end of the writer's day
     msg = mail.wait_for("task@example.com", 2)[-1]
     assert msg["Subject"].startswith("Debrief due:")
     # Marking again doesn't add a second task; un-marking removes an unstarted one.
@@ -45,7 +45,8 @@ def test_attendance_creates_one_task_and_mails_it(make, now, mail):
     core.mark_attendance(task.participation, task.activity.host, False, now)
     assert db.session.scalar(db.select(db.func.count(DebriefTask.id))) == 0
     late = make.attended_task(now=now + timedelta(days=5))  # a no-show corrected five days later
-    assert late.due_at == ds.due_at_for(late.activity, marked_at=now + timedelta(days=5)) > now + timedelta(days=5)
+    assert late.due_at == ds.due_at_for(late.activity, marked_at=now + timedelta(days=5), tz=late.user.timezone)
+    assert late.due_at > now + timedelta(days=5)
 
 
 def test_draft_then_submit_with_validation(make, now):
