@@ -116,6 +116,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(debrief_admin_routes.bp)
     app.register_blueprint(insight_routes.bp)
     app.register_blueprint(contest_routes.bp)
+    from program.goals import routes as goal_routes
+    from program.reports import routes as report_routes
+    from program.reviews import funnel_routes
+    from program.reviews import routes as review_routes
+    from program.shadow import routes as shadow_routes
+
+    for module in (shadow_routes, review_routes, funnel_routes, goal_routes, report_routes):
+        app.register_blueprint(module.bp)
 
 
 def register_errors(app: Flask) -> None:

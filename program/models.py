@@ -1,5 +1,10 @@
 """Every domain's models in one place, so Alembic (and anyone reading) sees the whole schema."""
 
+import program.goals.models  # noqa: E402,F401
+import program.reports.models  # noqa: E402,F401
+import program.reviews.funnel_models  # noqa: E402,F401
+import program.reviews.models  # noqa: E402,F401
+import program.shadow.models  # noqa: E402,F401
 from program.accounts.models import (  # noqa: F401
     Department,
     LoginAttempt,

@@ -116,9 +116,15 @@ def seed_domains() -> str:
     """Each domain adds its demo data (idempotently)."""
     from program.debriefs.defaults import ensure_defaults
     from program.debriefs.seed import seed_debriefs
+    from program.goals.seed import seed_goals
+    from program.reviews.seed import seed_reviews
     from program.rides.seed import seed_rides
+    from program.shadow.seed import seed_shadow
     from program.timeutil import utcnow
 
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     ensure_defaults(now)
-    return seed_rides(now) + seed_debriefs(now)
+    summary = seed_rides(now) + seed_debriefs(now)
+    summary += seed_shadow(now) + seed_reviews(now)
+    summary += seed_goals(now)
+    return summary
