@@ -103,7 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from program.debriefs import admin_routes as debrief_admin_routes
     from program.debriefs import contest_routes, insight_routes
     from program.debriefs import routes as debrief_routes
-    from program.notify import activity_mail, debrief_mail, reminders  # noqa: F401  (signal subscribers, cron jobs)
+    from program.notify import activity_mail, debrief_mail, reminders, shadow_mail  # noqa: F401  (subscribers, cron)
     from program.rides import routes as ride_routes
 
     app.register_blueprint(home.bp)

@@ -7,12 +7,16 @@ from program.debriefs.models import DebriefTask
 
 
 def can_view_task(user: User, task: DebriefTask) -> bool:
-    """A debrief is visible to its author, the author's manager, the activity's host, HR and admin."""
+    """A debrief is visible to its author, the author's manager, the activity's host, HR and admin; for a
+    shadow day, the host is the partner, and the partner's manager sees it too."""
     if user.role in (Role.HR.value, Role.ADMIN.value):
         return True
     if user.id == task.user_id or task.user.manager_id == user.id:
         return True
-    return task.activity.host_id == user.id
+    if task.activity.host_id == user.id:
+        return True
+    # A shadow-day debrief is also visible to the partner's manager (the partner hosted that day).
+    return task.activity.kind == "shadow_day" and task.activity.host.manager_id == user.id
 
 
 def can_manage_templates(user: User) -> bool:

@@ -81,7 +81,8 @@ def due_at_for(
         rules = parse_due_rules(current_app.config.get("DEBRIEF_DUE", "")) if has_app_context() else DUE_RULES
     unit, n = rules.get(activity.kind, ("working_days", 2))
     zone = ZoneInfo(tz or activity.timezone)
-    base = max(activity.ends_at, marked_at) if marked_at else activity.ends_at
+    last_moment = activity.ends_at - timedelta(microseconds=1)  # an all-day event ends at the next midnight
+    base = max(last_moment, marked_at) if marked_at else last_moment
     local_day = base.astimezone(zone).date()
     due_day = add_working_days(local_day, n) if unit == "working_days" else local_day + timedelta(days=n)
     return datetime.combine(due_day, time(23, 59, 59), zone).astimezone(ZoneInfo("UTC"))
