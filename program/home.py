@@ -24,6 +24,9 @@ def dashboard():
     from program.debriefs.services import open_tasks_for
 
     tasks = [(t, summary_for(t.activity, current_user)) for t in open_tasks_for(current_user)]
+    from program.shadow.routes import next_for
+
+    shadow_tile = next_for(current_user, now) if current_user.role == "leader" else None
     return render_template(
         "home/dashboard.html",
         now=now,
@@ -31,6 +34,7 @@ def dashboard():
         upcoming=upcoming,
         hosting=hosting,
         tasks=tasks,
+        shadow_tile=shadow_tile,
         endpoint_for=lambda a: kind_info(a).endpoint,
     )
 
