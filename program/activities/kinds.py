@@ -17,6 +17,8 @@ class KindInfo:
     endpoint: str
     # may this viewer see private detail (e.g. a hidden account name)?
     reveals_private: Callable[[Activity, User], bool]
+    # may people book a seat themselves (ride-alongs), or do they take part by invitation/pairing only?
+    bookable: bool = False
 
 
 _KINDS: dict[str, KindInfo] = {}
@@ -33,3 +35,8 @@ def kind_info(activity: Activity) -> KindInfo:
 def summary_for(activity: Activity, viewer: User) -> str:
     info = kind_info(activity)
     return info.summary(activity, info.reveals_private(activity, viewer))
+
+
+def is_bookable(activity: Activity) -> bool:
+    info = _KINDS.get(activity.kind)
+    return bool(info and info.bookable)

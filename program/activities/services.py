@@ -135,6 +135,10 @@ def _participation_for(activity: Activity, user: User, now: datetime) -> Partici
 
 
 def _check_bookable(activity: Activity, user: User, now: datetime) -> None:
+    from program.activities.kinds import is_bookable
+
+    if not is_bookable(activity):
+        raise SeatUnavailable("This activity is by invitation; it can't be booked.")
     if activity.host_id == user.id:
         raise SeatUnavailable("You host this call; you can't book a seat on it.")
     if activity.is_cancelled:
@@ -407,7 +411,9 @@ def upcoming_for(user: User, now: datetime, limit: int = 5) -> list[Participatio
             .options(joinedload(Participation.activity).joinedload(Activity.host))
             .where(
                 Participation.user_id == user.id,
-                Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value]),
+                Participation.state.in_(
+                    [State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value, State.INVITED.value]
+                ),
                 Activity.ends_at >= now,
                 Activity.status == ActivityStatus.SCHEDULED.value,
             )

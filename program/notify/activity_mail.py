@@ -94,7 +94,8 @@ def on_participation_changed(p: Participation, old_state, new_state, actor, now,
         _send(p, "activity_cancelled_by_you", f"Cancelled: {summary}", "CANCEL", now)
     elif new_state == State.DECLINED.value and note == "offer expired":
         _send(p, "activity_offer_expired", f"Offer expired: {summary}", None, now)
-    elif new_state == State.CANCELLED_BY_HOST.value:
+    elif new_state == State.CANCELLED_BY_HOST.value and (old_state in SEAT or old_state == State.WAITLISTED.value):
+        # (invitees without a seat, e.g. to meetings, hear from their kind's own mail)
         _send(
             p,
             "activity_cancelled_by_host",

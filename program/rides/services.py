@@ -70,7 +70,7 @@ def ride_summary(activity: Activity, reveal: bool) -> str:
 
 register_kind(
     ActivityKind.RIDE_ALONG.value,
-    KindInfo(summary=ride_summary, endpoint="rides.detail", reveals_private=reveals_account),
+    KindInfo(summary=ride_summary, endpoint="rides.detail", reveals_private=reveals_account, bookable=True),
 )
 
 

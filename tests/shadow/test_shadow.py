@@ -230,3 +230,11 @@ def test_cancel_pairing_cancels_both_days(make, now, mail):
     assert pairing.status == "cancelled" and all(d.is_cancelled for d in pairing.days)
     cancels = [msg for msg in mail.wait_for("sam@example.com", 3) if calendar_part(msg) and calendar_part(msg).get_param("method") == "CANCEL"]
     assert cancels
+
+
+def test_shadow_days_cannot_be_booked_by_others(make, now):
+    pairing, s, m = accepted(make, now)
+    from program.activities.services import SeatUnavailable
+
+    with pytest.raises(SeatUnavailable, match="by invitation"):
+        core.book_seat(pairing.sales_day.id, make.marketer(), now)
