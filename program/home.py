@@ -27,6 +27,9 @@ def dashboard():
     from program.shadow.routes import next_for
 
     shadow_tile = next_for(current_user, now) if current_user.role == "leader" else None
+    from program.reviews import services as review_services
+
+    lead_definition = review_services.current_lead_definition(review_services.today_for(current_user, now))
     return render_template(
         "home/dashboard.html",
         now=now,
@@ -35,6 +38,7 @@ def dashboard():
         hosting=hosting,
         tasks=tasks,
         shadow_tile=shadow_tile,
+        lead_definition=lead_definition,
         endpoint_for=lambda a: kind_info(a).endpoint,
     )
 
