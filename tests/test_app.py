@@ -105,3 +105,16 @@ def test_times_show_in_viewer_timezone(app, login, make_user, now):
         assert localtime(now) == "Mon 23 Nov 2026, 05:00 EST"
     assert c.get("/").status_code == 200
     db.session.rollback()
+
+
+def test_page_templates_have_no_inline_styles_or_scripts():
+    """The CSP allows only our own stylesheet and scripts: an inline style="" or <script> would be ignored."""
+    offenders = []
+    for path in (ROOT / "templates").rglob("*.html"):
+        rel = path.relative_to(ROOT / "templates")
+        if rel.parts[0] == "notify" or rel.parts[:2] == ("reports", "pdf"):
+            continue  # emails and PDFs are not served under the CSP
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if ' style="' in line or re.search(r"<script(?![^>]*\bsrc=)", line):
+                offenders.append(f"{rel}:{lineno}")
+    assert offenders == []
