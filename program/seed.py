@@ -125,6 +125,8 @@ def seed_domains() -> str:
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     ensure_defaults(now)
     summary = seed_rides(now) + seed_debriefs(now)
-    summary += seed_shadow(now) + seed_reviews(now)
+    from program.reviews.funnel_seed import seed_funnel
+
+    summary += seed_shadow(now) + seed_reviews(now) + seed_funnel(now)
     summary += seed_goals(now)
     return summary

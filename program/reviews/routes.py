@@ -213,7 +213,8 @@ def _render_detail(activity: Activity, mine: Participation | None, status: int =
     panels = [(tpl, ctx) for tpl, fn in _PANELS if (ctx := fn(activity, current_user)) is not None]
     funnel_url = None
     if activity.meeting.format in FUNNEL_FORMATS and "funnel.workspace" in current_app.view_functions:
-        funnel_url = url_for("funnel.workspace", activity_id=activity.id)
+        playback = activity.meeting.format == MeetingFormat.WIN_LOSS_PLAYBACK.value
+        funnel_url = url_for("funnel.deals" if playback else "funnel.workspace", activity_id=activity.id)
     return render_template(
         "reviews/detail.html",
         activity=activity,
