@@ -39,6 +39,13 @@ def register(app: Flask) -> None:
             click.echo(f"{name}: {count}")
 
 
+    from program.notify.digest import register_digest_cli
+    from program.reports.jobs import register_export_cli
+
+    register_digest_cli(app)  # flask send-digests
+    register_export_cli(app)  # flask run-export-jobs
+
+
 DEMO_LOGINS = [
     "admin@example.com",
     "hr@example.com",

@@ -70,6 +70,12 @@ class Config:
         self.DEBRIEF_DUE = os.environ.get(
             "DEBRIEF_DUE", "ride_along=2 working_days,shadow_day=7 days,review_meeting=2 working_days"
         )
+        # Exports: where finished files go, how jobs run (thread | inline | queue), how long files are kept.
+        self.EXPORT_DIR = os.environ.get("EXPORT_DIR", os.path.abspath("instance/exports"))
+        self.EXPORT_JOBS_MODE = os.environ.get("EXPORT_JOBS_MODE", "thread")
+        self.EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
+        self.EXPORT_STALE_SECONDS = int(os.environ.get("EXPORT_STALE_SECONDS", "120"))
+        self.EXPORT_HEARTBEAT_SECONDS = int(os.environ.get("EXPORT_HEARTBEAT_SECONDS", "10"))
         # Tests pin "now" with FIXED_NOW (an aware datetime); production leaves it None.
         self.FIXED_NOW = None
 

@@ -27,6 +27,7 @@ def dashboard():
     from program.shadow.routes import next_for
 
     shadow_tile = next_for(current_user, now) if current_user.role == "leader" else None
+    from program.goals.services import dashboard_context
     from program.reviews import services as review_services
 
     lead_definition = review_services.current_lead_definition(review_services.today_for(current_user, now))
@@ -39,6 +40,7 @@ def dashboard():
         tasks=tasks,
         shadow_tile=shadow_tile,
         lead_definition=lead_definition,
+        **dashboard_context(current_user, now),
         endpoint_for=lambda a: kind_info(a).endpoint,
     )
 

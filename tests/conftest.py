@@ -78,6 +78,9 @@ class FreshUserClient(FlaskClient):
             g.pop("_login_user", None)
 
 
+_EXPORT_DIR = __import__("tempfile").mkdtemp(prefix="tandem-exports-")
+
+
 def make_app(database_url: str, **extra):
     overrides = {
         "TESTING": True,
@@ -89,6 +92,7 @@ def make_app(database_url: str, **extra):
         "MAIL_SERVER": "",
         "SERVER_NAME": "tandem.test",
         "BASE_URL": "http://tandem.test",
+        "EXPORT_DIR": _EXPORT_DIR,
     }
     overrides.update(extra)
     app = create_app(overrides)
@@ -111,25 +115,48 @@ def _schema(database_url):
 def _empty_all_tables() -> None:
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # DELETE in dependency order is ~6x faster than TRUNCATE of every table for these tiny test tables.
+        # team.manager_id → user and user.team_id → team form a cycle: break it first.
+        db.session.execute(text('UPDATE team SET manager_id = NULL WHERE manager_id IS NOT NULL'))
+        for table in tables:
+            db.session.execute(table.delete())
+        sequences = db.session.scalars(text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")).all()
+        if sequences:
+            db.session.execute(text("; ".join(f'ALTER SEQUENCE "{name}" RESTART' for name in sequences)))
     else:
+        # The pragma only takes effect outside a transaction: off, delete, commit, then on again.
+        db.session.commit()
         db.session.execute(text("PRAGMA foreign_keys=OFF"))
         for table in tables:
             db.session.execute(table.delete())
+        db.session.commit()
         db.session.execute(text("PRAGMA foreign_keys=ON"))
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     db.session.commit()
 
 
-@pytest.fixture
-def app(_schema, database_url):
+@pytest.fixture(scope="session")
+def _session_app(_schema, database_url):
+    """One app for the whole run (building one compiles every route: ~0.2 s); each test gets its config back."""
     app = make_app(database_url)
+    yield app
     with app.app_context():
-        yield app
-        db.session.remove()
-        _empty_all_tables()
-        db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(_session_app):
+    app = _session_app
+    saved = dict(app.config)
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            _empty_all_tables()
+            db.session.remove()
+            app.config.clear()
+            app.config.update(saved)
 
 
 @pytest.fixture

@@ -1,0 +1,545 @@
+"""Goals and leave (set by HR and admins), and what the dashboards show about progress.
+
+Rules kept here:
+- HR and admins set goals: N activities of a kind per month / quarter / half-year / year, for everyone
+  with a role, a department, a team or one person; at most one goal per kind and scope target;
+- HR and admins record leave (whole local days, both ends included; the end may not precede the start);
+- the personal dashboard shows the person's goals over their current periods and suggests upcoming
+  activities with an open seat that would count towards a goal not yet met;
+- a manager is someone with direct reports or a team they manage; their dashboard shows those people;
+- HR and admins see department roll-ups, a monthly trend and marketing's coverage heatmap.
+Progress itself is computed in ``progress``; every function here issues a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from program.accounts.models import Department, Role, Team, User
+from program.activities.models import Activity, ActivityKind, Participation, State
+from program.debriefs import charts as debrief_charts
+from program.debriefs.insight import ActivityLink, activity_links
+from program.debriefs.models import DebriefTask
+from program.errors import NotAllowed, ValidationFailed
+from program.extensions import db
+from program.goals import charts
+from program.goals.models import Goal, Leave, PeriodType, Scope
+from program.goals.periods import Period, local_today
+from program.goals.permissions import can_manage_goals, can_view_org_progress
+from program.goals.progress import (
+    KIND_LABELS,
+    KINDS,
+    ON_IT,
+    GoalBook,
+    PersonProgress,
+    Progress,
+    Status,
+    current_progress,
+    month_bounds,
+    open_activities,
+    scope_key,
+)
+from program.rides.models import FUNNEL_STAGES, SEGMENTS, RideAlongCall
+
+MAX_TARGET = 500
+NOTE_MAX = 300
+SUGGESTIONS = 5
+OVERDUE_SHOWN = 10
+TREND_MONTHS = 12
+
+
+def default_timezone() -> str:
+    return current_app.config.get("DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
+
+
+# --- setting goals -------------------------------------------------------------------------------
+
+
+@dataclass
+class GoalData:
+    kind: str = ""
+    period: str = PeriodType.MONTH.value
+    target: int | None = None
+    scope: str = Scope.DEPARTMENT.value
+    role: str = ""
+    department_id: int | None = None
+    team_id: int | None = None
+    person_email: str = ""
+    requires_debrief: bool = True
+    note: str = ""
+
+
+def _fail(errors: dict[str, str]) -> None:
+    exc = ValidationFailed("Please correct the marked fields.")
+    exc.errors = errors  # type: ignore[attr-defined]
+    raise exc
+
+
+def find_person(email: str) -> User | None:
+    email = (email or "").strip().lower()
+    return db.session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
+
+
+def save_goal(actor: User, data: GoalData, now: datetime, goal: Goal | None = None) -> Goal:
+    """Create (or change) a goal. One goal per kind and scope target; the target is 1–500."""
+    if not can_manage_goals(actor):
+        raise NotAllowed("Only HR and admins set goals.")
+    errors: dict[str, str] = {}
+    if data.kind not in KINDS:
+        errors["kind"] = "Choose a kind of activity."
+    if data.period not in {p.value for p in PeriodType}:
+        errors["period"] = "Choose a period."
+    if data.target is None or not 1 <= data.target <= MAX_TARGET:
+        errors["target"] = f"Give a whole number from 1 to {MAX_TARGET}."
+    if len(data.note or "") > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    target_of: dict[str, object] = {}
+    if data.scope == Scope.ROLE.value:
+        if data.role not in {r.value for r in Role}:
+            errors["role"] = "Choose a role."
+        target_of = {"role": data.role}
+    elif data.scope == Scope.DEPARTMENT.value:
+        if not data.department_id or db.session.get(Department, data.department_id) is None:
+            errors["department_id"] = "Choose a department."
+        target_of = {"department_id": data.department_id}
+    elif data.scope == Scope.TEAM.value:
+        if not data.team_id or db.session.get(Team, data.team_id) is None:
+            errors["team_id"] = "Choose a team."
+        target_of = {"team_id": data.team_id}
+    elif data.scope == Scope.PERSON.value:
+        person = find_person(data.person_email)
+        if person is None:
+            errors["person_email"] = "No one has that email address."
+        target_of = {"user_id": person.id if person else None}
+    else:
+        errors["scope"] = "Choose who the goal is for."
+    if errors:
+        _fail(errors)
+    key = scope_key(data.scope, next(iter(target_of.values())))
+    clash = db.session.scalar(
+        select(Goal).where(Goal.kind == data.kind, Goal.scope_key == key, Goal.id != (goal.id if goal else -1))
+    )
+    if clash is not None:
+        field_name = {"role": "role", "department": "department_id", "team": "team_id", "person": "person_email"}
+        _fail({field_name[data.scope]: "There is already a goal for this kind and these people; change that one."})
+    if goal is None:
+        goal = Goal(created_by_id=actor.id, created_at=now)
+        db.session.add(goal)
+    goal.kind, goal.period, goal.target = data.kind, data.period, int(data.target or 0)
+    goal.scope, goal.scope_key = data.scope, key
+    goal.role = target_of.get("role")  # type: ignore[assignment]
+    goal.department_id = target_of.get("department_id")  # type: ignore[assignment]
+    goal.team_id = target_of.get("team_id")  # type: ignore[assignment]
+    goal.user_id = target_of.get("user_id")  # type: ignore[assignment]
+    goal.requires_debrief = bool(data.requires_debrief)
+    goal.note = (data.note or "").strip()
+    goal.updated_at = now
+    db.session.flush()
+    return goal
+
+
+def goal_data(goal: Goal) -> GoalData:
+    return GoalData(
+        kind=goal.kind,
+        period=goal.period,
+        target=goal.target,
+        scope=goal.scope,
+        role=goal.role or "",
+        department_id=goal.department_id,
+        team_id=goal.team_id,
+        person_email=goal.user.email if goal.user else "",
+        requires_debrief=goal.requires_debrief,
+        note=goal.note,
+    )
+
+
+def delete_goal(actor: User, goal: Goal) -> None:
+    if not can_manage_goals(actor):
+        raise NotAllowed("Only HR and admins remove goals.")
+    db.session.delete(goal)
+    db.session.flush()
+
+
+def goals_query(kind: str = "", scope: str = ""):
+    """Goals, by kind and then most specific first, with what each row names loaded."""
+    stmt = select(Goal).options(
+        joinedload(Goal.department), joinedload(Goal.team).joinedload(Team.department), joinedload(Goal.user)
+    )
+    if kind:
+        stmt = stmt.where(Goal.kind == kind)
+    if scope:
+        stmt = stmt.where(Goal.scope == scope)
+    precedence = {s.value: -s.specificity for s in Scope}
+    return stmt.order_by(Goal.kind, case(precedence, value=Goal.scope), Goal.scope_key, Goal.id)
+
+
+def describe_scope(goal: Goal) -> str:
+    if goal.scope == Scope.ROLE.value:
+        return f"Everyone with the role {Role(goal.role).label}" if goal.role in {r.value for r in Role} else "A role"
+    if goal.scope == Scope.DEPARTMENT.value:
+        return f"Department {goal.department.name}" if goal.department else "A department"
+    if goal.scope == Scope.TEAM.value:
+        if goal.team:
+            return f"Team {goal.team.name} ({goal.team.department.name})"
+        return "A team"
+    return f"{goal.user.name} ({goal.user.email})" if goal.user else "A person"
+
+
+def describe_goal(goal: Goal) -> str:
+    kind = KIND_LABELS.get(goal.kind, goal.kind).lower()
+    plural = kind + ("s" if goal.target != 1 else "")
+    return f"{goal.target} {plural} {PeriodType(goal.period).per}"
+
+
+# --- leave ---------------------------------------------------------------------------------------
+
+
+def record_leave(actor: User, person_email: str, starts_on: date | None, ends_on: date | None, note: str, now: datetime) -> Leave:
+    """HR records a stretch of leave; targets for the periods it touches shrink pro rata."""
+    if not can_manage_goals(actor):
+        raise NotAllowed("Only HR and admins record leave.")
+    errors: dict[str, str] = {}
+    person = find_person(person_email)
+    if person is None:
+        errors["person_email"] = "No one has that email address."
+    if starts_on is None:
+        errors["starts_on"] = "Give the first day of leave."
+    if ends_on is None:
+        errors["ends_on"] = "Give the last day of leave."
+    if starts_on and ends_on and ends_on < starts_on:
+        errors["ends_on"] = "The last day can't be before the first."
+    if len(note or "") > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    if errors:
+        _fail(errors)
+    leave = Leave(user_id=person.id, starts_on=starts_on, ends_on=ends_on, note=(note or "").strip(),
+                  created_by_id=actor.id, created_at=now)
+    db.session.add(leave)
+    db.session.flush()
+    return leave
+
+
+def delete_leave(actor: User, leave: Leave) -> None:
+    if not can_manage_goals(actor):
+        raise NotAllowed("Only HR and admins remove leave.")
+    db.session.delete(leave)
+    db.session.flush()
+
+
+def leave_query(q: str = ""):
+    stmt = select(Leave).join(Leave.user).options(joinedload(Leave.user)).order_by(Leave.starts_on.desc(), Leave.id.desc())
+    if q.strip():
+        term = "%" + q.strip().replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        stmt = stmt.where(or_(User.name.ilike(term, escape="/"), User.email.ilike(term, escape="/")))
+    return stmt
+
+
+# --- the personal view ---------------------------------------------------------------------------
+
+
+@dataclass
+class Suggestion:
+    activity: Activity
+    link: ActivityLink
+    progress: Progress
+    free: int
+
+
+@dataclass
+class MyGoals:
+    person: PersonProgress | None
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+    @property
+    def goals(self) -> list[Progress]:
+        return self.person.goals if self.person else []
+
+
+def suggestions_for(user: User, goals: list[Progress], now: datetime, tz: str, limit: int = SUGGESTIONS) -> list[Suggestion]:
+    """Upcoming activities with an open seat, inside the period of a goal not met yet, that this person
+    neither hosts nor is already on — soonest first. Three queries at most."""
+    wanted = {p.kind: p for p in goals if p.remaining > 0 and p.days_left > 0}
+    if not wanted:
+        return []
+    ends = {kind: Period.containing(p.goal.period, p.start).bounds(tz)[1] for kind, p in wanted.items()}
+    o = open_activities(now, max(ends.values()))
+    already = exists().where(
+        Participation.activity_id == Activity.id, Participation.user_id == user.id, Participation.state.in_(ON_IT)
+    )
+    rows = db.session.scalars(
+        select(Activity)
+        .join(o, o.c.id == Activity.id)
+        .options(joinedload(Activity.host))
+        .where(
+            or_(*[and_(Activity.kind == kind, Activity.starts_at < end) for kind, end in ends.items()]),
+            Activity.host_id != user.id,
+            ~already,
+        )
+        .order_by(Activity.starts_at, Activity.id)
+        .limit(limit)
+    ).unique().all()
+    if not rows:
+        return []
+    from program.activities.services import seat_counts
+
+    counts = seat_counts([a.id for a in rows], now)
+    links = activity_links(rows, user)
+    return [
+        Suggestion(a, links[a.id], wanted[a.kind], max((a.seats or 0) - counts[a.id].taken, 0)) for a in rows
+    ]
+
+
+def my_goals(user: User, now: datetime, tz: str, book: GoalBook | None = None) -> MyGoals:
+    people = current_progress([User.id == user.id], now, tz, book=book)
+    person = people[0] if people else None
+    suggestions = suggestions_for(user, person.goals, now, tz) if person else []
+    return MyGoals(person, suggestions)
+
+
+# --- the manager's view --------------------------------------------------------------------------
+
+
+def team_where(manager: User) -> list:
+    """The people a manager looks after: direct reports and members of the teams they manage."""
+    managed_teams = select(Team.id).where(Team.manager_id == manager.id)
+    return [or_(User.manager_id == manager.id, User.team_id.in_(managed_teams)), User.id != manager.id]
+
+
+def is_manager(user: User) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                or_(
+                    exists().where(User.manager_id == user.id, User.active.is_(True)),
+                    exists().where(Team.manager_id == user.id),
+                )
+            )
+        )
+    )
+
+
+@dataclass
+class OverdueDebrief:
+    task: DebriefTask
+    link: ActivityLink
+
+
+@dataclass
+class TeamSummary:
+    people: list[PersonProgress]
+    overdue: list[OverdueDebrief]
+    overdue_total: int
+
+    @property
+    def needing_attention(self) -> list[PersonProgress]:
+        """Who is behind or at risk, the worst first."""
+        flagged = [p for p in self.people if p.status in (Status.BEHIND, Status.AT_RISK)]
+        return sorted(flagged, key=lambda p: (-p.status.severity, p.name))
+
+    @property
+    def status_counts(self) -> Counter:
+        return Counter(p.status_key for p in self.people)
+
+
+def overdue_debriefs(where: list, manager: User, now: datetime, limit: int = OVERDUE_SHOWN) -> tuple[list[OverdueDebrief], int]:
+    """The oldest overdue debriefs of the people matching ``where`` (and how many in all): two queries."""
+    condition = [DebriefTask.status == "open", DebriefTask.due_at < now, User.active.is_(True), *where]
+    tasks = db.session.scalars(
+        select(DebriefTask)
+        .join(User, User.id == DebriefTask.user_id)
+        .options(joinedload(DebriefTask.user), joinedload(DebriefTask.activity).joinedload(Activity.host))
+        .where(*condition)
+        .order_by(DebriefTask.due_at, DebriefTask.id)
+        .limit(limit)
+    ).unique().all()
+    total = db.session.scalar(
+        select(func.count(DebriefTask.id)).join(User, User.id == DebriefTask.user_id).where(*condition)
+    ) if tasks else 0
+    links = activity_links([t.activity for t in tasks], manager)
+    return [OverdueDebrief(t, links[t.activity_id]) for t in tasks], int(total or 0)
+
+
+def team_summary(manager: User, now: datetime, tz: str, book: GoalBook | None = None) -> TeamSummary:
+    where = team_where(manager)
+    people = current_progress(where, now, tz, book=book)
+    overdue, total = overdue_debriefs(where, manager, now)
+    return TeamSummary(people, overdue, total)
+
+
+# --- HR and admins -------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollup:
+    name: str
+    people: int = 0
+    with_goal: int = 0
+    target: int = 0
+    achieved: int = 0
+    statuses: Counter = field(default_factory=Counter)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.with_goal:
+            return None
+        return 100 if not self.target else round(100 * self.achieved / self.target)
+
+    def add(self, person: PersonProgress) -> None:
+        self.people += 1
+        self.statuses[person.status_key] += 1
+        if person.has_goal:
+            self.with_goal += 1
+            self.target += person.target or 0
+            self.achieved += person.achieved
+
+
+def rollups(people: list[PersonProgress]) -> tuple[list[Rollup], Rollup]:
+    """Per-department roll-ups (in the order the people come: by department name) and the total."""
+    by_name: dict[str, Rollup] = {}
+    total = Rollup("All departments")
+    for person in people:
+        name = person.department or "No department"
+        by_name.setdefault(name, Rollup(name)).add(person)
+        total.add(person)
+    return list(by_name.values()), total
+
+
+@dataclass
+class TrendMonth:
+    label: str
+    attended: int
+    counted: int
+
+
+def monthly_trend(now: datetime, tz: str, months: int = TREND_MONTHS) -> list[TrendMonth]:
+    """Attended participations per local month (and those whose debrief is submitted), oldest first: one query."""
+    bounds = month_bounds(now, tz, months)
+    bucket = case(*[(Activity.starts_at < end, n) for n, (_, _, end) in enumerate(bounds)], else_=None)
+    inner = (
+        select(
+            bucket.label("month"),
+            case((DebriefTask.status == "submitted", 1), else_=0).label("counted"),
+        )
+        .select_from(Participation)
+        .join(Activity, Activity.id == Participation.activity_id)
+        .join(User, User.id == Participation.user_id)
+        .outerjoin(DebriefTask, DebriefTask.participation_id == Participation.id)
+        .where(
+            Participation.state == State.ATTENDED.value,
+            User.active.is_(True),
+            Activity.starts_at >= bounds[0][1],
+            Activity.starts_at < bounds[-1][2],
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(inner.c.month, func.count(), func.sum(inner.c.counted)).group_by(inner.c.month)
+    ).all()
+    found = {month: (int(n), int(c or 0)) for month, n, c in rows}
+    return [
+        TrendMonth(p.start.strftime("%b %y"), *found.get(n, (0, 0))) for n, (p, _, _) in enumerate(bounds)
+    ]
+
+
+def coverage(now: datetime, tz: str, months: int = TREND_MONTHS) -> dict[tuple[str, str], int]:
+    """(segment, funnel stage) -> ride-alongs marketing people attended in the last ``months`` local months."""
+    bounds = month_bounds(now, tz, months)
+    rows = db.session.execute(
+        select(RideAlongCall.segment, RideAlongCall.funnel_stage, func.count(Participation.id))
+        .select_from(Participation)
+        .join(Activity, Activity.id == Participation.activity_id)
+        .join(RideAlongCall, RideAlongCall.activity_id == Activity.id)
+        .join(User, User.id == Participation.user_id)
+        .join(Department, Department.id == User.department_id)
+        .where(
+            Participation.state == State.ATTENDED.value,
+            Department.function == "marketing",
+            Activity.kind == ActivityKind.RIDE_ALONG.value,
+            Activity.starts_at >= bounds[0][1],
+            Activity.starts_at < bounds[-1][2],
+        )
+        .group_by(RideAlongCall.segment, RideAlongCall.funnel_stage)
+    ).all()
+    return {(segment, stage): int(n) for segment, stage, n in rows}
+
+
+@dataclass
+class OrgSummary:
+    departments: list[Rollup]
+    total: Rollup
+    trend: list[TrendMonth]
+    coverage: dict[tuple[str, str], int]
+    charts: dict[str, object]
+
+
+def org_charts(departments: list[Rollup], total: Rollup, trend: list[TrendMonth], cover: dict) -> dict[str, object]:
+    """The SVG charts of the HR view; the same markup goes into the page and the PDF."""
+    segments = SEGMENTS + sorted({s for s, _ in cover} - set(SEGMENTS))
+    stages = FUNNEL_STAGES + sorted({t for _, t in cover} - set(FUNNEL_STAGES))
+    return {
+        "status": status_chart(total.statuses, chart_id="org-status"),
+        "departments": debrief_charts.bar_chart(
+            "% of goal achieved, by department",
+            [(d.name, d.percent) for d in departments if d.percent is not None],
+            unit="%",
+            chart_id="org-departments",
+        ),
+        "trend": charts.column_chart(
+            "Activities attended per month",
+            [(m.label, m.attended) for m in trend],
+            second=[m.counted for m in trend],
+            legend=("Attended", "Debrief submitted"),
+            chart_id="org-trend",
+        ),
+        "heatmap": charts.heatmap(
+            "Ride-alongs marketing attended, by segment and funnel stage",
+            rows=segments,
+            columns=stages,
+            values=cover,
+            chart_id="org-coverage",
+        ),
+    }
+
+
+def status_chart(statuses: Counter, chart_id: str = "status-chart", title: str = "People by goal status"):
+    data = [(s.label, statuses.get(s.value, 0)) for s in Status] + [("No goal", statuses.get("no_goal", 0))]
+    return debrief_charts.bar_chart(title, data, chart_id=chart_id)
+
+
+def org_summary(now: datetime, tz: str, book: GoalBook | None = None) -> OrgSummary:
+    people = current_progress([], now, tz, book=book)
+    departments, total = rollups(people)
+    trend = monthly_trend(now, tz)
+    cover = coverage(now, tz)
+    return OrgSummary(departments, total, trend, cover, org_charts(departments, total, trend, cover))
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+@dataclass
+class GoalsDashboard:
+    me: MyGoals
+    team: TeamSummary | None = None
+    org: OrgSummary | None = None
+    today: date | None = None
+
+
+def dashboard_context(user: User, now: datetime) -> dict:
+    """What the dashboard's goal tiles need, under one key (``goals_dash``) so nothing else is shadowed:
+    my goals and suggestions; my team's progress and overdue debriefs (managers); the organisation's
+    roll-ups, trend and coverage heatmap (HR and admins). A fixed number of queries whatever the data."""
+    tz = user.timezone or default_timezone()
+    book = GoalBook.load()
+    dash = GoalsDashboard(me=my_goals(user, now, tz, book), today=local_today(now, tz))
+    if is_manager(user):
+        dash.team = team_summary(user, now, tz, book)
+    if can_view_org_progress(user):
+        dash.org = org_summary(now, tz, book)
+    return {"goals_dash": dash}

@@ -1,0 +1,189 @@
+"""The participation report as CSV (streamed), XLSX and PDF.
+
+Rules kept here:
+- every format has the same columns, person rows by department, a subtotal after each department and
+  the total last;
+- CSV is UTF-8 (with a byte-order mark, so spreadsheet programs detect it) and streamed row by row;
+  a text cell starting with = + - @, tab or carriage return is neutralised (a leading ') so a
+  spreadsheet shows it rather than running it;
+- XLSX stores every text cell as text (never as a formula), under a header naming the organisation,
+  period and filters;
+- PDF is A4 landscape: a header with the organisation, period and filters, the summary charts, then the
+  table; page numbers in the footer. WeasyPrint fetches nothing from the network: only our static
+  files, everything else is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from flask import current_app, render_template
+from markupsafe import Markup
+
+from program.debriefs.insight import neutralise
+from program.reports.services import (
+    Report,
+    ReportFilters,
+    header,
+    line_cells,
+    report_lines,
+    report_rows,
+)
+
+Progress = Callable[[int], None]
+BOM = "\ufeff"
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def csv_line(cells: Sequence[object]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow([neutralise(c) for c in cells])
+    return out.getvalue()
+
+
+def csv_stream(filters: ReportFilters, tz: str, now: datetime) -> Iterator[str]:
+    """The report as CSV text, one line at a time, from a server-side cursor: memory stays flat."""
+    yield BOM + csv_line(header())
+    for kind, item in report_lines(report_rows(filters, tz, now)):
+        yield csv_line(line_cells(kind, item))
+
+
+def filename(filters: ReportFilters, ext: str) -> str:
+    return f"participation-{filters.period}.{ext}"
+
+
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def write_xlsx(
+    target: str | Path | BinaryIO,
+    lines: Sequence[tuple[str, Any]],
+    meta: Sequence[tuple[str, str]],
+    *,
+    title: str,
+    progress: Progress | None = None,
+) -> int:
+    """Write the report lines to an XLSX workbook (openpyxl, write-only); returns the person rows written."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Participation")
+    columns = header()
+    widths = [24, 30, 18, 20, 20] + [11] * (len(columns) - 5)
+    for n, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(n)].width = width
+    bold = Font(bold=True)
+
+    def cell(value: object, strong: bool = False) -> WriteOnlyCell:
+        c = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            c.data_type = "s"  # text stays text: "=cmd()" is never stored as a formula
+        if strong:
+            c.font = bold
+        return c
+
+    ws.append([cell(title, True)])
+    for label, value in meta:
+        ws.append([cell(label, True), cell(value)])
+    ws.append([])
+    ws.append([cell(c, True) for c in columns])
+    people, reported = 0, 0
+    for n, (kind, item) in enumerate(lines, 1):
+        ws.append([cell(v, kind != "person") for v in line_cells(kind, item)])
+        people += kind == "person"
+        tenth = 10 * n // len(lines)
+        if progress and tenth > reported:  # at most ten progress reports, whatever the size
+            reported = tenth
+            progress(10 * tenth)
+    wb.save(target)
+    return people
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def static_only_fetcher():
+    """A WeasyPrint URL fetcher that serves our own static files and refuses every other URL."""
+    from weasyprint.urls import URLFetcher
+
+    static = Path(current_app.static_folder or "static").resolve()
+
+    class StaticOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("file://"):
+                path = Path(url[len("file://") :].split("?")[0]).resolve()
+                if path.is_relative_to(static) and path.is_file():
+                    return super().fetch(url, headers)
+            raise ValueError(f"refusing to fetch {url!r} while rendering a PDF")
+
+    return StaticOnly(allowed_protocols=("file",), allow_redirects=False)
+
+
+def css_string(text: str) -> Markup:
+    """``text`` as a quoted CSS string, safe inside a <style> element (for running headers and footers)."""
+    escaped = "".join(ch if ch.isalnum() or ch in " .,:;·-_()/" else f"\\{ord(ch):x} " for ch in text)
+    return Markup(f'"{escaped}"')
+
+
+def report_html(report: Report, meta: Sequence[tuple[str, str]], generated: str, org: str) -> str:
+    lines = list(report_lines(report.rows))
+    return render_template(
+        "reports/pdf/participation.html",
+        report=report,
+        charts=report.charts,
+        lines=lines,
+        columns=header(),
+        meta=meta,
+        generated=generated,
+        org=org,
+        cells=line_cells,
+        css_header=css_string(f"{org} · Participation report · {report.period.label}"),
+        css_footer=css_string(f"Generated {generated}"),
+    )
+
+
+class _StepWatcher(logging.Handler):
+    """Passes WeasyPrint's progress messages ("Step 5 - Creating layout - Page 3") of THIS thread on."""
+
+    def __init__(self, on_step: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.on_step = on_step
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.on_step(record.getMessage())
+
+
+def render_pdf(html: str, on_step: Callable[[str], None] | None = None) -> bytes:
+    """The PDF of ``html``; ``on_step`` hears each WeasyPrint step (a long table takes a while)."""
+    from weasyprint import HTML
+
+    static = Path(current_app.static_folder or "static").resolve()
+    progress_log = logging.getLogger("weasyprint.progress")
+    watcher = _StepWatcher(on_step) if on_step else None
+    if watcher:
+        progress_log.addHandler(watcher)
+    progress_log.propagate = False  # one line per page at INFO would flood the application log
+    try:
+        document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=static_only_fetcher())
+        return document.write_pdf()
+    finally:
+        if watcher:
+            progress_log.removeHandler(watcher)
+
+
+def lines_of(rows: Iterable[Any]) -> list[tuple[str, Any]]:
+    return list(report_lines(rows))
