@@ -46,6 +46,7 @@ from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.rides.models import FUNNEL_STAGES, SEGMENTS, RideAlongCall
 from program.rides.services import participations_for, reveals_account
+from program.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401  (re-exported)
 from program.timeutil import UTC
 
 LEARNED_KEY = "learned"
@@ -55,18 +56,9 @@ QUOTES_PER_CODE = 3
 MAX_SEARCH_TERMS = 8
 NOTE_MAX = 1000
 # Cells starting with these are run as formulas by spreadsheets (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- shared helpers ----------------------------------------------------------------------------
-
-
-def neutralise(cell: object) -> object:
-    """A text cell a spreadsheet would read as a formula (it starts with = + - @ tab or CR) gets a
-    leading single quote, so it is shown as text. Other values pass through unchanged."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
 
 
 def day_bounds(day_from: date | None, day_to: date | None, tz: str) -> tuple[datetime | None, datetime | None]:

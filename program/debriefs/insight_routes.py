@@ -14,8 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, Length
 
+from program import charts
 from program.activities.models import ActivityKind
-from program.debriefs import charts, insight
+from program.debriefs import insight
 from program.debriefs.models import Tactic, TacticStatus
 from program.debriefs.permissions import can_triage_tactics, can_view_insight
 from program.errors import DomainError

@@ -1,4 +1,4 @@
-"""More server-made SVG charts (columns over time, a heatmap), in the style of ``debriefs.charts``.
+"""More server-made SVG charts (columns over time, a heatmap), in the style of ``program.charts``.
 
 Pure functions returning ``Markup``: no script, no external URLs, no ``style`` attributes (the CSP is
 ``style-src 'self'``), an explicit font family (so PDF renderers don't fall back to a serif), and a
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
-from program.debriefs.charts import BAR, FONT_FAMILY, INK, MUTED, TRACK, _fmt
+from program.charts import BAR, FONT_FAMILY, INK, MUTED, TRACK, _fmt
 
 SECOND = "#7aa0d8"
 HEAT_LOW = (238, 241, 246)  # TRACK

@@ -21,9 +21,9 @@ from flask import current_app, has_app_context
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from program import charts as svg_charts
 from program.accounts.models import Department, Role, Team, User
 from program.activities.models import Activity, ActivityKind, Participation, State
-from program.debriefs import charts as debrief_charts
 from program.debriefs.insight import ActivityLink, activity_links
 from program.debriefs.models import DebriefTask
 from program.errors import NotAllowed, ValidationFailed
@@ -484,7 +484,7 @@ def org_charts(departments: list[Rollup], total: Rollup, trend: list[TrendMonth]
     stages = FUNNEL_STAGES + sorted({t for _, t in cover} - set(FUNNEL_STAGES))
     return {
         "status": status_chart(total.statuses, chart_id="org-status"),
-        "departments": debrief_charts.bar_chart(
+        "departments": svg_charts.bar_chart(
             "% of goal achieved, by department",
             [(d.name, d.percent) for d in departments if d.percent is not None],
             unit="%",
@@ -509,7 +509,7 @@ def org_charts(departments: list[Rollup], total: Rollup, trend: list[TrendMonth]
 
 def status_chart(statuses: Counter, chart_id: str = "status-chart", title: str = "People by goal status"):
     data = [(s.label, statuses.get(s.value, 0)) for s in Status] + [("No goal", statuses.get("no_goal", 0))]
-    return debrief_charts.bar_chart(title, data, chart_id=chart_id)
+    return svg_charts.bar_chart(title, data, chart_id=chart_id)
 
 
 def org_summary(now: datetime, tz: str, book: GoalBook | None = None) -> OrgSummary:

@@ -27,7 +27,6 @@ from typing import Any, BinaryIO
 from flask import current_app, render_template
 from markupsafe import Markup
 
-from program.debriefs.insight import neutralise
 from program.reports.services import (
     Report,
     ReportFilters,
@@ -36,6 +35,7 @@ from program.reports.services import (
     report_lines,
     report_rows,
 )
+from program.spreadsheet import neutralise
 
 Progress = Callable[[int], None]
 BOM = "\ufeff"

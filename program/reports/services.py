@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from program import charts as svg_charts
 from program.accounts.models import Department, Role, Team, User
-from program.debriefs import charts as debrief_charts
 from program.extensions import db
 from program.goals.periods import Period
 from program.goals.progress import (
@@ -332,13 +332,13 @@ def report_charts(report: Report) -> dict[str, object]:
     t = report.total
     return {
         "status": status_chart(t.statuses, chart_id="report-status"),
-        "departments": debrief_charts.bar_chart(
+        "departments": svg_charts.bar_chart(
             "% of goal achieved, by department",
             [(d.label, d.percent) for d in report.departments if d.percent is not None],
             unit="%",
             chart_id="report-departments",
         ),
-        "kinds": debrief_charts.bar_chart(
+        "kinds": svg_charts.bar_chart(
             "Attended, by kind of activity",
             [(KIND_LABELS[k], t.kinds[k].attended) for k in KINDS],
             chart_id="report-kinds",

@@ -48,7 +48,6 @@ from program.accounts.models import Role, User
 from program.activities.models import Activity, ActivityKind, Participation, State
 from program.activities.permissions import can_manage_activity
 from program.activities.services import lock_activity
-from program.debriefs.insight import neutralise
 from program.debriefs.models import CodeCategory, ReasonCode
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
@@ -67,6 +66,7 @@ from program.reviews.funnel_models import (
     FunnelTeamStage,
     PlaybackDeal,
 )
+from program.spreadsheet import neutralise
 
 ONE_PP = Fraction(1, 100)
 MAX_STAGES = 12
@@ -1082,7 +1082,7 @@ def _units(cents: int) -> float:
 
 def sensitivity_charts(report: SensitivityReport):
     """The two bar charts of the page and the PDF: revenue added per stage (+1 pp), score per idea."""
-    from program.debriefs.charts import bar_chart
+    from program.charts import bar_chart
 
     stage_chart = bar_chart(
         "Revenue added by +1 pp of conversion, per stage",

@@ -597,7 +597,7 @@ def feedback(activity_id: int, deal_id: int):
 def deals_summary(activity_id: int):
     activity, viewer = _load(activity_id)
     summary = funnel.deal_summary(activity.id)
-    from program.debriefs.charts import bar_chart
+    from program.charts import bar_chart
 
     charts = {
         category: bar_chart(f"{CODE_CATEGORY_LABELS[CodeCategory(category)]}: mentions per code",

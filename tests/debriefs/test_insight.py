@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from program import charts
 from program.activities.models import Activity, Participation
-from program.debriefs import charts, insight
+from program.debriefs import insight
 from program.debriefs.models import Answer, DebriefQuestion, DebriefTask, LearningUseful, Tactic, TacticStatus
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
