@@ -17,7 +17,7 @@ nothing to invited) and fires ``participation_changed``; mail subscribes in ``pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -59,7 +59,6 @@ from program.reviews.permissions import (
     sees_all_meetings,
     signoff_side,
 )
-from program.timeutil import UTC, is_valid_timezone
 
 MAX_HOURS = 8
 INVITABLE_FUNCTIONS = ("sales", "marketing")
@@ -104,15 +103,6 @@ def today_for(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone or "UTC")).date()
 
 
-def _local(day: date, at: time, tz: str) -> datetime:
-    """A wall-clock time in a zone → aware UTC; refuses times that don't exist (DST gap)."""
-    zone = ZoneInfo(tz)
-    local = datetime.combine(day, at).replace(tzinfo=zone)
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise ValueError("That time doesn't exist on this day (the clocks change); pick another.")
-    return local.astimezone(UTC)
-
-
 # --- scheduling ------------------------------------------------------------------------------
 
 
@@ -139,33 +129,13 @@ def _validate(data: MeetingData, now: datetime, existing: Activity | None) -> tu
         errors["title"] = "At most 200 characters."
     if data.format not in FORMAT_LABELS:
         errors["format"] = "Choose the meeting's format."
-    if not is_valid_timezone(data.timezone or ""):
-        errors["timezone"] = "Choose a timezone."
-    if data.day is None:
-        errors["day"] = "Give the date of the meeting."
-    if data.start is None:
-        errors["start"] = "Give the start time."
-    if data.end is None:
-        errors["end"] = "Give the end time."
-    if not errors.keys() & {"day", "start", "end", "timezone"}:
-        try:
-            starts = _local(data.day, data.start, data.timezone)
-        except ValueError as exc:
-            errors["start"] = str(exc)
-        else:
-            try:
-                ends = _local(data.day, data.end, data.timezone)
-            except ValueError as exc:
-                errors["end"] = str(exc)
-            else:
-                if ends <= starts:
-                    errors["end"] = "The meeting must end after it starts."
-                elif ends - starts > timedelta(hours=MAX_HOURS):
-                    errors["end"] = f"A meeting can last at most {MAX_HOURS} hours."
-                moved = existing is None or starts != existing.starts_at
-                if moved and starts <= now:
-                    errors["start"] = "The meeting must start in the future."
-                values["starts_at"], values["ends_at"] = starts, ends
+    time_errors, starts, ends = core.validate_time_window(
+        data.day, data.start, data.end, data.timezone, now, noun="meeting", max_hours=MAX_HOURS,
+        current_start=existing.starts_at if existing is not None else None,
+    )
+    errors.update(time_errors)
+    if starts is not None:
+        values["starts_at"], values["ends_at"] = starts, ends
     data.location = (data.location or "").strip()
     data.video_url = (data.video_url or "").strip()
     if not data.location and not data.video_url:

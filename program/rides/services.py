@@ -17,7 +17,6 @@ from program.activities.permissions import can_manage_activity
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.rides.models import CALL_TYPE_LABELS, CALL_TYPES, FUNNEL_STAGES, SEGMENTS, RideAlongCall
-from program.timeutil import UTC, is_valid_timezone
 
 MAX_SEATS = 5
 DEFAULT_CUTOFF_HOURS = 12
@@ -93,15 +92,6 @@ class CallData:
     hide_account: bool = False
 
 
-def _local(day: date, at: time, tz: str) -> datetime:
-    """A wall-clock time in a zone → aware UTC; refuses times that don't exist (DST gap)."""
-    zone = ZoneInfo(tz)
-    local = datetime.combine(day, at).replace(tzinfo=zone)
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise ValueError("That time doesn't exist on this day (the clocks change); pick another.")
-    return local.astimezone(UTC)
-
-
 def _validate(actor: User, data: CallData, now: datetime, existing: Activity | None) -> tuple[dict[str, str], dict]:
     errors: dict[str, str] = {}
     values: dict = {}
@@ -120,33 +110,13 @@ def _validate(actor: User, data: CallData, now: datetime, existing: Activity | N
         errors["funnel_stage"] = "Choose a funnel stage."
     if data.call_type not in dict(CALL_TYPES):
         errors["call_type"] = "Choose a call type."
-    if not is_valid_timezone(data.timezone):
-        errors["timezone"] = "Choose a timezone."
-    if data.day is None:
-        errors["day"] = "Give the date of the call."
-    if data.start is None:
-        errors["start"] = "Give the start time."
-    if data.end is None:
-        errors["end"] = "Give the end time."
-    if not errors.keys() & {"day", "start", "end", "timezone"}:
-        try:
-            starts = _local(data.day, data.start, data.timezone)
-        except ValueError as exc:
-            errors["start"] = str(exc)
-        else:
-            try:
-                ends = _local(data.day, data.end, data.timezone)
-            except ValueError as exc:
-                errors["end"] = str(exc)
-            else:
-                if ends <= starts:
-                    errors["end"] = "The call must end after it starts."
-                elif ends - starts > timedelta(hours=8):
-                    errors["end"] = "A call can last at most 8 hours."
-                time_moved = existing is None or starts != existing.starts_at
-                if time_moved and starts <= now:
-                    errors["start"] = "The call must start in the future."
-                values["starts_at"], values["ends_at"] = starts, ends
+    time_errors, starts, ends = core.validate_time_window(
+        data.day, data.start, data.end, data.timezone, now, noun="call", max_hours=8,
+        current_start=existing.starts_at if existing is not None else None,
+    )
+    errors.update(time_errors)
+    if starts is not None:
+        values["starts_at"], values["ends_at"] = starts, ends
     if data.seats is None or not 1 <= data.seats <= MAX_SEATS:
         errors["seats"] = f"Offer between 1 and {MAX_SEATS} seats."
     elif existing is not None:
