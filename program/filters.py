@@ -26,13 +26,16 @@ def localtime(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M", tz: str |
 
 def url_with(**changes) -> str:
     """The current URL with some query arguments changed (for pagination and filters)."""
-    args = request.args.to_dict()
+    view_args = request.view_args or {}
+    # Only plain query arguments pass through: url_for's own (_external, _method, …) and the URL's
+    # parameters would change what is built, or break it.
+    args = {k: v for k, v in request.args.to_dict().items() if not k.startswith("_") and k not in view_args}
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)
         else:
             args[key] = value
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(request.endpoint, **view_args, **args)
 
 
 def register(app: Flask) -> None:

@@ -49,10 +49,9 @@ def client_ip() -> str:
 
 
 def absolute_url(endpoint: str, **values) -> str:
-    """An absolute URL that works in a request and from the command line (cron) alike."""
-    from flask import current_app, has_request_context, url_for
+    """An absolute URL built on BASE_URL — never on the request's Host header, which a client controls —
+    so links in emails (password reset, offers, RSVP) always point at this Tandem."""
+    from flask import current_app, url_for
 
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
         return url_for(endpoint, _external=True, **values)

@@ -13,7 +13,7 @@ from program.errors import DomainError
 from program.extensions import db
 from program.notify.services import queue_email
 from program.timeutil import utcnow
-from program.web import apply_errors, client_ip
+from program.web import absolute_url, apply_errors, client_ip
 
 bp = Blueprint("accounts", __name__)
 
@@ -83,7 +83,7 @@ def forgot_password():
         found = services.request_password_reset(form.email.data, utcnow())
         if found is not None:
             user, raw = found
-            link = url_for("accounts.reset_password", token=raw, _external=True)
+            link = absolute_url("accounts.reset_password", token=raw)
             queue_email(
                 user.email,
                 "password_reset",

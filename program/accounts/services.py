@@ -256,6 +256,8 @@ def save_person(actor: User, data: PersonData, person: User | None = None, passw
     person.active = data.active
     if was_active and not data.active:
         person.session_token = new_session_token()
+        db.session.flush()
+        release_places(person, actor)
     if password:
         set_password(person, password)
     return person
@@ -268,6 +270,30 @@ def deactivate_person(actor: User, person: User) -> None:
         raise NotAllowed("You can't deactivate yourself.")
     person.active = False
     person.session_token = new_session_token()
+    release_places(person, actor)
+
+
+def release_places(person: User, actor: User) -> None:
+    """A person who leaves gives up their upcoming seats, offers and waitlist places (seats go to the next
+    person waiting); their history stays."""
+    from program.activities import services as core
+    from program.activities.models import Activity, Participation, State
+    from program.timeutil import utcnow
+
+    now = utcnow()
+    places = db.session.scalars(
+        select(Participation).join(Activity).where(
+            Participation.user_id == person.id,
+            Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value]),
+            Activity.starts_at > now,
+        )
+    ).all()
+    for p in places:
+        activity = core.lock_activity(p.activity_id)
+        freed = p.state in (State.BOOKED.value, State.OFFERED.value)
+        core.transition(p, State.CANCELLED_BY_USER, actor, now, note="deactivated")
+        if freed:
+            core.offer_next(activity, now)
 
 
 def reactivate_person(actor: User, person: User) -> None:

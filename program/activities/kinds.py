@@ -19,6 +19,8 @@ class KindInfo:
     reveals_private: Callable[[Activity, User], bool]
     # may people book a seat themselves (ride-alongs), or do they take part by invitation/pairing only?
     bookable: bool = False
+    # does the kind take attendance on its own pages (meetings), rather than through the shared route?
+    own_attendance: bool = False
 
 
 _KINDS: dict[str, KindInfo] = {}
@@ -40,3 +42,8 @@ def summary_for(activity: Activity, viewer: User) -> str:
 def is_bookable(activity: Activity) -> bool:
     info = _KINDS.get(activity.kind)
     return bool(info and info.bookable)
+
+
+def has_own_attendance(activity: Activity) -> bool:
+    info = _KINDS.get(activity.kind)
+    return bool(info and info.own_attendance)

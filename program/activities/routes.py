@@ -20,9 +20,13 @@ from program.web import page_args
 bp = Blueprint("activities", __name__)
 
 
-def _activity_or_404(activity_id: int) -> Activity:
+def _activity_or_404(activity_id: int, *, bookable: bool = True) -> Activity:
+    """The activity, if these shared seat actions apply to its kind (ride-alongs); else 404. Shadow days and
+    meetings have their own pages and rules for taking part."""
+    from program.activities.kinds import has_own_attendance, is_bookable
+
     activity = db.session.get(Activity, activity_id)
-    if activity is None:
+    if activity is None or (bookable and not is_bookable(activity)) or (not bookable and has_own_attendance(activity)):
         abort(404)
     return activity
 
@@ -103,7 +107,7 @@ def _participation_in(activity: Activity, participation_id: int) -> Participatio
 @bp.route("/activities/<int:activity_id>/attendance/<int:participation_id>", methods=["POST"])
 @login_required
 def attendance(activity_id: int, participation_id: int):
-    activity = _activity_or_404(activity_id)
+    activity = _activity_or_404(activity_id, bookable=False)
     p = _participation_in(activity, participation_id)
     from program.activities.permissions import can_mark_attendance
 
@@ -152,7 +156,7 @@ def offer(token: str):
 
     found = read_offer_token(token)
     p = db.session.get(Participation, found[0]) if found else None
-    if p is None or p.user_id != found[1]:
+    if p is None or p.user_id != found[1] or not p.user.active:
         abort(404)
     person: User = p.user
     activity = p.activity

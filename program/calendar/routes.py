@@ -9,6 +9,7 @@ from program.activities.forms import ActionForm
 from program.calendar import services
 from program.extensions import db
 from program.timeutil import utcnow
+from program.web import absolute_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -20,7 +21,7 @@ def settings():
     db.session.commit()
     return render_template(
         "calendar/settings.html",
-        feed_url=url_for("calendar.feed", token=feed.token, _external=True),
+        feed_url=absolute_url("calendar.feed", token=feed.token),
         feed=feed,
         form=ActionForm(),
     )

@@ -52,7 +52,7 @@ def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
     invite is attached as ``invite.ics`` for clients that only look at attachments.
     """
     msg = EmailMessage()
-    msg["Subject"] = mail.subject
+    msg["Subject"] = " ".join(mail.subject.split())  # no line breaks in a header, whatever a title holds
     msg["From"] = sender
     msg["To"] = mail.to
     if mail.cc:
@@ -80,7 +80,11 @@ def _smtp_send(messages: list[OutgoingEmail]) -> None:
             if cfg["MAIL_USERNAME"]:
                 smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
             for mail in messages:
-                smtp.send_message(build_message(mail, cfg["MAIL_FROM"]))
+                try:
+                    smtp.send_message(build_message(mail, cfg["MAIL_FROM"]))
+                except (ValueError, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
+                    log.exception("mail to %s could not be sent", mail.to)  # one bad message spoils no other
+                    continue
                 log.info("mail sent to %s: %s", mail.to, mail.subject)
     except (OSError, smtplib.SMTPException):
         log.exception("sending %d mail(s) failed", len(messages))
@@ -127,13 +131,22 @@ def queue_email(
     return mail
 
 
+_COMMITTED_KEY = "tandem_mail_commit_seen"
+
+
+# SQLAlchemy fires after_commit/after_rollback for savepoints (begin_nested) as well as for the real
+# transaction, so mail is sent or dropped only when the outermost transaction ends: after_commit marks
+# "a commit happened", and the end of the root transaction acts on it (a savepoint's end clears it).
 @event.listens_for(Session, "after_commit")
-def _send_after_commit(session: Session) -> None:
+def _mark_commit(session: Session) -> None:
+    session.info[_COMMITTED_KEY] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _send_or_drop(session: Session, transaction) -> None:
+    committed = session.info.pop(_COMMITTED_KEY, False)
+    if transaction.parent is not None:
+        return  # a savepoint: the mail waits for the outermost transaction
     pending = session.info.pop(_PENDING_KEY, None)
-    if pending:
+    if committed and pending:
         _smtp_send(pending)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)

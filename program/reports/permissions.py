@@ -12,5 +12,6 @@ def can_view_reports(user: User) -> bool:
 
 
 def can_see_export(user: User, job: ExportJob) -> bool:
-    """An export is for the person who asked for it, and for HR and admins."""
-    return bool(user and user.is_authenticated and (job.created_by_id == user.id or can_view_reports(user)))
+    """Exports hold the whole organisation's data: only HR and admins see them (someone who has lost the
+    role loses their earlier exports too)."""
+    return can_view_reports(user)

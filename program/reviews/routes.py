@@ -73,9 +73,18 @@ def _meeting_or_404(activity_id: int) -> tuple[Activity, Participation | None]:
     if activity is None or activity.kind != ActivityKind.REVIEW_MEETING.value or activity.meeting is None:
         abort(404)
     mine = core.find_participation(activity.id, current_user.id)
-    if not perms.can_view_meeting(current_user, activity, mine):
+    if not perms.can_view_meeting(current_user, activity, mine) and not _owns_an_action(activity.id):
         abort(404)
     return activity, mine
+
+
+def _owns_an_action(activity_id: int) -> bool:
+    """Action owners need not be invitees; they see the meeting their action came from."""
+    from program.reviews.models import ActionItem
+
+    return db.session.scalar(
+        select(ActionItem.id).where(ActionItem.activity_id == activity_id, ActionItem.owner_id == current_user.id).limit(1)
+    ) is not None
 
 
 def _back(activity: Activity, anchor: str = ""):

@@ -88,7 +88,8 @@ def meeting_summary(activity: Activity, reveal: bool) -> str:
 
 register_kind(
     ActivityKind.REVIEW_MEETING.value,
-    KindInfo(summary=meeting_summary, endpoint="reviews.detail", reveals_private=lambda activity, viewer: True),
+    KindInfo(summary=meeting_summary, endpoint="reviews.detail", reveals_private=lambda activity, viewer: True,
+             own_attendance=True),
 )
 
 
