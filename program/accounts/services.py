@@ -12,6 +12,7 @@ import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -116,6 +117,9 @@ def authenticate(email: str, password: str, ip: str, now: datetime) -> User:
             f"{'s' if minutes != 1 else ''}, or reset your password."
         )
     user = db.session.scalar(select(User).where(User.email == email))
+    if user is None or not user.password_hash:
+        # Hash anyway, so the time taken doesn't tell whether the address has an account.
+        check_password_hash(_dummy_hash(), password or "")
     ok = bool(user and user.password_hash and check_password_hash(user.password_hash, password or ""))
     if ok and not user.active:
         ok = False
@@ -123,6 +127,15 @@ def authenticate(email: str, password: str, ip: str, now: datetime) -> User:
     if not ok:
         raise InvalidCredentials("That email and password don't match an active account.")
     return user
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def _dummy_hash() -> str:
+    return _dummy_hash_for(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:

@@ -12,7 +12,7 @@ from program.activities.forms import ActionForm
 from program.activities.kinds import kind_info, summary_for
 from program.activities.models import Activity, ActivityKind
 from program.debriefs import services
-from program.debriefs.models import CODE_CATEGORY_LABELS, Answer, Debrief, DebriefTask, ReasonCode
+from program.debriefs.models import CODE_CATEGORY_LABELS, Answer, DebriefTask, ReasonCode
 from program.debriefs.permissions import can_see_submission_status, can_view_task
 from program.errors import DomainError
 from program.extensions import db
@@ -67,40 +67,38 @@ def task(task_id: int):
     editable = services.can_edit(debrief, current_user, task, now)
     if not editable:
         return _show(task, now)
-    if debrief is None:
-        try:
-            debrief = services.start_debrief(task, current_user, now)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("debriefs.my_tasks"))
-    questions = debrief.template.questions
+    # Opening the form changes nothing; the draft is created by the first save.
+    template = debrief.template if debrief is not None else services.current_template(task.activity.kind)
+    questions = template.questions
     errors: dict[int, str] = {}
-    values = services.values_from_debrief(debrief)
+    values = services.values_from_debrief(debrief) if debrief is not None else {}
     if request.method == "POST":
         if not ActionForm().validate_on_submit():
             abort(400)
         submit = request.form.get("action") == "submit"
         values = services.parse_form(questions, request.form)
         try:
+            debrief = debrief or services.start_debrief(task, current_user, now)
             services.save_debrief(debrief, current_user, values, now, submit=submit)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             errors = getattr(exc, "errors", {}) or {}
             flash(exc.message, "error")
-            debrief = db.session.get(Debrief, debrief.id)
+            debrief = db.session.get(DebriefTask, task.id).debrief
         else:
             if submit or debrief.is_submitted:
                 flash("Your debrief is submitted. You can still edit it for 48 hours.", "success")
                 return redirect(url_for("debriefs.task", task_id=task.id))
             flash("Draft saved. Come back any time to finish it.", "success")
             return redirect(url_for("debriefs.task", task_id=task.id))
+    submitted = debrief is not None and debrief.is_submitted
     return render_template(
         "debriefs/form.html",
         task=task,
-        debrief=debrief,
+        template=template,
+        submitted=submitted,
+        submitted_at=debrief.submitted_at if submitted else None,
         questions=questions,
         values=values,
         errors=errors,
@@ -109,7 +107,7 @@ def task(task_id: int):
         summary=summary_for(task.activity, current_user),
         activity_url=url_for(kind_info(task.activity).endpoint, activity_id=task.activity_id),
         now=now,
-        edit_until=(debrief.submitted_at + services.EDIT_WINDOW) if debrief.is_submitted else None,
+        edit_until=(debrief.submitted_at + services.EDIT_WINDOW) if submitted else None,
     ), (422 if errors else 200)
 
 
