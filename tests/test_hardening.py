@@ -93,3 +93,17 @@ def test_export_downloads_need_the_role_still(app, make, login, now):
     assert can_see_export(hr, job)
     hr.role = "staff"
     assert not can_see_export(hr, job)
+
+
+def test_funnel_pages_only_for_funnel_and_playback_meetings(as_role, make, now):
+    from datetime import date, time
+
+    from program.reviews import services as reviews
+
+    c, hr = as_role("hr")
+    fields = dict(title="Lead criteria", format="lead_definition", day=date(2026, 11, 30), start=time(10), end=time(11),
+                  timezone="Europe/London", location="Room 1")
+    activity = reviews.schedule_meeting(hr, reviews.MeetingData(**fields), now)
+    assert activity.meeting.format == "lead_definition"
+    db.session.commit()
+    assert c.get(f"/meetings/funnel/{activity.id}").status_code == 404

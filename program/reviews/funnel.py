@@ -517,13 +517,19 @@ class Viewer:
         return can_add_idea(self.user, activity, self.team_id, team_id)
 
 
+FUNNEL_FORMATS = ("funnel_reality_check", "win_loss_playback")
+
+
 def get_meeting(activity_id: int) -> Activity | None:
-    """A review meeting (with its host loaded), or None."""
+    """A review meeting whose format has funnel or playback work (with its host loaded), or None."""
     activity = db.session.scalar(
         select(Activity).options(joinedload(Activity.host)).where(
             Activity.id == activity_id, Activity.kind == ActivityKind.REVIEW_MEETING.value
         )
     )
+    meeting = getattr(activity, "meeting", None) if activity is not None else None
+    if meeting is not None and meeting.format not in FUNNEL_FORMATS:
+        return None  # a lead-definition session or an "other" meeting has no funnel pages
     return activity
 
 
