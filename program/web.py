@@ -55,3 +55,21 @@ def absolute_url(endpoint: str, **values) -> str:
 
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
         return url_for(endpoint, _external=True, **values)
+
+
+def save_form(form, action):
+    """The create/edit pattern: validate the form, run the service anyway (so its field errors join the
+    form's), and commit once — or roll back and put every error beside its field. Returns (saved, result)."""
+    from program.extensions import db
+
+    form.validate()
+    try:
+        result = action()
+        if form.errors:
+            raise DomainError("Please correct the marked fields.")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        apply_errors(form, exc)
+        return False, None
+    return True, result

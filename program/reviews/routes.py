@@ -35,7 +35,7 @@ from program.reviews.forms import (
 )
 from program.reviews.models import FORMAT_CHOICES, ActionStatus, LeadDefinition, MeetingFormat, RsvpAnswer
 from program.timeutil import utcnow
-from program.web import apply_errors, page_args
+from program.web import apply_errors, page_args, save_form
 
 bp = Blueprint("reviews", __name__, url_prefix="/meetings")
 
@@ -283,16 +283,8 @@ def edit(activity_id: int):
         return _back(activity)
     form = MeetingForm(obj=services.meeting_data_from(activity) if request.method == "GET" else None)
     if form.is_submitted():
-        form.validate()
-        try:
-            services.update_meeting(current_user, activity, _meeting_data(form), now)
-            if form.errors:
-                raise DomainError("Please correct the marked fields.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, _ = save_form(form, lambda: services.update_meeting(current_user, activity, _meeting_data(form), now))
+        if saved:
             flash("The meeting is updated; invitees were sent the change if the time or place moved.", "success")
             return _back(activity)
     return render_template("reviews/form.html", form=form, activity=activity), (200 if not form.errors else 422)
@@ -490,16 +482,8 @@ def edit_action(activity_id: int, action_id: int):
     if item.owner_id not in {c.value for c in form.owner_id.choices}:  # a past owner stays choosable
         form.owner_id.choices = [*form.owner_id.choices, *options([(item.owner_id, item.owner.name)])]
     if form.is_submitted():
-        form.validate()
-        try:
-            services.update_action(item, current_user, _action_data(form, form.status.data or ""), utcnow())
-            if form.errors:
-                raise DomainError("Please correct the marked fields.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, _ = save_form(form, lambda: services.update_action(item, current_user, _action_data(form, form.status.data or ""), utcnow()))
+        if saved:
             flash("Action item updated.", "success")
             return _back(activity, "actions")
     return render_template("reviews/action_form.html", form=form, activity=activity, item=item), (

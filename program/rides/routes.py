@@ -21,7 +21,7 @@ from program.rides import services
 from program.rides.forms import CallForm, CancelActivityForm
 from program.rides.models import CALL_TYPES, FUNNEL_STAGES, SEGMENTS, RideAlongCall
 from program.timeutil import UTC, utcnow
-from program.web import apply_errors, page_args
+from program.web import page_args, save_form
 
 bp = Blueprint("rides", __name__, url_prefix="/ride-alongs")
 
@@ -137,16 +137,8 @@ def new():
         form.timezone.data = current_user.timezone
         form.host_id.data = current_user.id
     if form.is_submitted():
-        form.validate()
-        try:
-            activity = services.offer_call(current_user, _data(form), utcnow())
-            if form.errors:
-                raise DomainError("Please correct the marked fields.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, activity = save_form(form, lambda: services.offer_call(current_user, _data(form), utcnow()))
+        if saved:
             flash("Your call is offered. Marketing colleagues can book it now.", "success")
             return redirect(url_for("rides.detail", activity_id=activity.id))
     return render_template("rides/form.html", form=form, activity=None), (200 if not form.errors else 422)
@@ -212,16 +204,8 @@ def edit(activity_id: int):
     form.host_id.choices = options([(activity.host_id, activity.host.name)])
     form.host_id.data = activity.host_id
     if form.is_submitted():
-        form.validate()
-        try:
-            services.update_call(current_user, activity, _data(form), now)
-            if form.errors:
-                raise DomainError("Please correct the marked fields.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, _ = save_form(form, lambda: services.update_call(current_user, activity, _data(form), now))
+        if saved:
             flash("The call is updated; riders were sent the change.", "success")
             return redirect(url_for("rides.detail", activity_id=activity.id))
     return render_template("rides/form.html", form=form, activity=activity), (200 if not form.errors else 422)
