@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/tandem_test
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+PORT ?= 5000
 
-.PHONY: run test lint setup system-packages test-sqlite test-postgres bench
+.PHONY: run test lint setup system-packages test-sqlite test-postgres smoke-run bench
 
 $(BIN)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,25 +29,30 @@ run: setup .env
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	@echo ""
-	@echo "Tandem is starting on http://127.0.0.1:5000 — demo logins (password: demo-password):"
+	@echo "Tandem is starting on http://127.0.0.1:$(PORT) — demo logins (password: demo-password):"
 	@echo "  admin@example.com  hr@example.com  sales.lead@example.com"
 	@echo "  marketing.lead@example.com  rep@example.com  marketer@example.com"
 	@echo ""
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check --config .ci/ruff.toml program tests migrations app.py
 
 test: setup lint
 	@bash .ci/system-packages --browser
+	$(MAKE) --no-print-directory smoke-run
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+# The README's run command, on the real clock and a temporary SQLite file: serves, every demo login signs in.
+smoke-run: $(BIN)/.installed
+	$(BIN)/python .ci/smoke_run.py
 
 # SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests).
 test-sqlite: $(BIN)/.installed
 	$(PYTEST) -m "not postgres_only" tests
 
-# PostgreSQL pass: everything but the browser tests, against a real server.
+# PostgreSQL pass: everything but the browser tests and the SQLite-only time-travel run, against a real server.
 test-postgres: $(BIN)/.installed
 	@bash .ci/postgres "$(TEST_PG_URL)"
-	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -m "not e2e" tests
+	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -m "not e2e and not sqlite_only" tests

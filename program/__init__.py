@@ -31,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
+    register_input_checks(app)
     register_template_helpers(app)
     register_security_headers(app)
     register_cli(app)
@@ -65,6 +66,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+def register_input_checks(app: Flask) -> None:
+    from program import validation
+
+    validation.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from dotenv import load_dotenv
 
@@ -24,6 +24,30 @@ def _bool(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _months(name: str, default: int) -> int:
+    """A whole number of months (0 or more) from the environment; a bad value names the setting."""
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit():
+        raise ValueError(f"{name}={raw!r} must be a whole number of months (0 or more), e.g. {name}={default}.")
+    return int(raw)
+
+
+def clock_offset(value: str, database_uri: str, debug: bool) -> timedelta:
+    """The offset that moves the app's clock to ``value`` (an ISO 8601 instant; a naive one is UTC)."""
+    if not (debug or database_uri.startswith("sqlite")):
+        raise RuntimeError(
+            "TANDEM_NOW moves the clock and is for development and tests only; it is refused on PostgreSQL "
+            "unless FLASK_DEBUG=1. Unset it in production."
+        )
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise RuntimeError(f"TANDEM_NOW={value!r} is not an ISO 8601 instant (e.g. 2027-03-28T00:30:00Z).") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant - datetime.now(UTC)
 
 
 class Config:
@@ -56,6 +80,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
         self.SESSION_COOKIE_NAME = "tandem_session"
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
+        # However active, a session ends this many days after its sign-in.
+        self.SESSION_MAX_DAYS = int(os.environ.get("SESSION_MAX_DAYS", "7"))
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         # How many reverse proxies (load balancers) sit in front of the app and set X-Forwarded-*.
@@ -65,7 +91,14 @@ class Config:
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
         self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
         self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        # After LOGIN_MAX_FAILURES failures for an address, its next attempt waits this long; each further
+        # failure doubles the wait, up to LOGIN_LOCK_MINUTES. (A client is locked outright instead.)
+        self.LOGIN_DELAY_SECONDS = int(os.environ.get("LOGIN_DELAY_SECONDS", "30"))
         self.PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "2"))
+        # "Forgot password" requests accepted per address and per client within PASSWORD_RESET_WINDOW_MINUTES.
+        self.PASSWORD_RESET_MAX_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_MAX_PER_ADDRESS", "3"))
+        self.PASSWORD_RESET_MAX_PER_CLIENT = int(os.environ.get("PASSWORD_RESET_MAX_PER_CLIENT", "10"))
+        self.PASSWORD_RESET_WINDOW_MINUTES = int(os.environ.get("PASSWORD_RESET_WINDOW_MINUTES", "60"))
         # When a debrief is due after each kind: "kind=N working_days|days", comma-separated.
         self.DEBRIEF_DUE = os.environ.get(
             "DEBRIEF_DUE", "ride_along=2 working_days,shadow_day=7 days,review_meeting=2 working_days"
@@ -76,10 +109,18 @@ class Config:
         self.EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
         self.EXPORT_STALE_SECONDS = int(os.environ.get("EXPORT_STALE_SECONDS", "120"))
         self.EXPORT_HEARTBEAT_SECONDS = int(os.environ.get("EXPORT_HEARTBEAT_SECONDS", "10"))
+        # Shadow days: two leaders are neither suggested nor allowed as partners again within this many months.
+        self.SHADOW_REPEAT_MONTHS = _months("SHADOW_REPEAT_MONTHS", 12)
         # Tests pin "now" with FIXED_NOW (an aware datetime); production leaves it None.
         self.FIXED_NOW = None
+        # Time travel for demos and date tests: TANDEM_NOW=2027-03-28T00:30:00Z starts the app's clock at that
+        # instant (it then runs on). Refused on PostgreSQL unless FLASK_DEBUG is on: production runs on real time.
+        self.TANDEM_NOW = os.environ.get("TANDEM_NOW", "").strip()
+        self.CLOCK_OFFSET = None
 
     def validate(self) -> None:
+        if self.TANDEM_NOW:
+            self.CLOCK_OFFSET = clock_offset(self.TANDEM_NOW, self.SQLALCHEMY_DATABASE_URI, self.DEBUG or self.TESTING)
         if not self.SECRET_KEY:
             if self.DEBUG or self.TESTING:
                 self.SECRET_KEY = "dev-only-not-secret"

@@ -33,11 +33,39 @@ class ValidationFailed(DomainError):
     pass
 
 
+def _page(code: int, title: str, text: str):
+    if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error=title), code
+    return render_template("errors/error.html", code=code, title=title, text=text), code
+
+
+def _server_error_page():
+    """The 500 page, even after a database error: the failed transaction is rolled back first (else the
+    page's own reads — the signed-in user, the menu — fail again and the server's bare page, without our
+    security headers, goes out). If the database can't answer at all, the page is shown as to a signed-out
+    visitor rather than not at all."""
+    from flask import g
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from program.extensions import db, login_manager
+
+    def rollback() -> None:
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the pool replaces it
+
+    title, text = "Something went wrong", "An error occurred on our side. It has been logged."
+    rollback()
+    try:
+        return _page(500, title, text)
+    except SQLAlchemyError:
+        rollback()
+        g._login_user = login_manager.anonymous_user()  # Flask-Login reads the current user from here
+        return _page(500, title, text)
+
+
 def register_error_pages(app: Flask) -> None:
-    def _page(code: int, title: str, text: str):
-        if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
-            return jsonify(error=title), code
-        return render_template("errors/error.html", code=code, title=title, text=text), code
 
     @app.errorhandler(400)
     def bad_request(e):
@@ -61,7 +89,7 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(e):
-        return _page(500, "Something went wrong", "An error occurred on our side. It has been logged.")
+        return _server_error_page()
 
     from flask_wtf.csrf import CSRFError
 

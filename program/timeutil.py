@@ -1,6 +1,7 @@
 """Time at the edges: UTC inside, the viewer's zone on the page.
 
-Services take ``now`` explicitly; routes get it from ``utcnow()``, which tests pin with ``FIXED_NOW``.
+Services take ``now`` explicitly; routes and commands get it from ``utcnow()``, which tests pin with
+``FIXED_NOW`` and which ``TANDEM_NOW`` (development and tests only) moves to another instant.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ UTC = UTC
 
 
 def utcnow() -> datetime:
-    """The current instant, aware, in UTC (or the app's fixed clock in tests)."""
+    """The current instant, aware, in UTC (or the app's fixed clock in tests, or its moved clock)."""
     if has_app_context():
         fixed = current_app.config.get("FIXED_NOW")
         if fixed is not None:
             return fixed.astimezone(UTC)
+        offset = current_app.config.get("CLOCK_OFFSET")
+        if offset is not None:
+            return datetime.now(UTC) + offset
     return datetime.now(UTC)
 
 

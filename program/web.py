@@ -8,6 +8,7 @@ from flask import abort, request
 from flask_login import current_user, login_required
 
 from program.errors import DomainError
+from program.validation import refuse_unstorable
 
 
 def roles_required(*roles: str):
@@ -59,11 +60,14 @@ def absolute_url(endpoint: str, **values) -> str:
 
 def save_form(form, action):
     """The create/edit pattern: validate the form, run the service anyway (so its field errors join the
-    form's), and commit once — or roll back and put every error beside its field. Returns (saved, result)."""
+    form's), and commit once — or roll back and put every error beside its field. Returns (saved, result).
+    Input the database can't take (a NUL byte, text past its column, an id past 32 bits) never reaches the
+    service: the form's own messages are shown alone."""
     from program.extensions import db
 
     form.validate()
     try:
+        refuse_unstorable(form)
         result = action()
         if form.errors:
             raise DomainError("Please correct the marked fields.")

@@ -30,6 +30,7 @@ FAST_HASH = "pbkdf2:sha256:1000"
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (runs in the TEST_DATABASE_URL pass)")
     config.addinivalue_line("markers", "e2e: drives Debian's Chromium against the real server")
+    config.addinivalue_line("markers", "sqlite_only: runs in the SQLite pass only (e.g. the time-travel run)")
     config.addinivalue_line("filterwarnings", "error")
     # aiosmtpd's own thread start-up warns on current Python; not our code.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:aiosmtpd.*")
@@ -402,18 +403,17 @@ class MailSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the bytes as received, parallel to ``messages``
         self._lock = threading.Lock()
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-                if msg["Subject"]:  # a long subject folds right after "Subject:"; unfold it as a mail client would
-                    subject = " ".join(str(msg["Subject"]).split())
-                    del msg["Subject"]
-                    msg["Subject"] = subject
+                raw = envelope.original_content or envelope.content
+                msg = message_from_bytes(raw, policy=policy.default)
                 with sink._lock:
                     sink.messages.append(msg)
+                    sink.raw.append(raw)
                 return "250 OK"
 
         self.port = free_port()
@@ -423,6 +423,12 @@ class MailSink:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.raw.clear()
+
+    def raw_to(self, address: str) -> list[bytes]:
+        """The bytes received for each message to ``address`` (to check what was really sent)."""
+        with self._lock:
+            return [raw for m, raw in zip(self.messages, self.raw, strict=True) if address in m["To"]]
 
     def to(self, address: str) -> list[EmailMessage]:
         with self._lock:

@@ -19,8 +19,35 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('kind', sa.String(length=16), server_default='sign_in', nullable=False))
+        batch_op.create_index('ix_login_attempt_ip_at', ['ip', 'at'], unique=False)
+
+    op.create_table('password_reset_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('at', program.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_password_reset_request'))
+    )
+    with op.batch_alter_table('password_reset_request', schema=None) as batch_op:
+        batch_op.create_index('ix_password_reset_request_email_at', ['email', 'at'], unique=False)
+        batch_op.create_index('ix_password_reset_request_ip_at', ['ip', 'at'], unique=False)
+
+    op.create_table('throttle_key',
+    sa.Column('scope', sa.String(length=20), nullable=False),
+    sa.Column('key', sa.String(length=254), nullable=False),
+    sa.Column('touched_at', program.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'key', name=op.f('pk_throttle_key'))
+    )
 
 
 def downgrade():
-    pass
+    op.drop_table('throttle_key')
+    with op.batch_alter_table('password_reset_request', schema=None) as batch_op:
+        batch_op.drop_index('ix_password_reset_request_ip_at')
+        batch_op.drop_index('ix_password_reset_request_email_at')
+    op.drop_table('password_reset_request')
+    with op.batch_alter_table('login_attempt', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_attempt_ip_at')
+        batch_op.drop_column('kind')

@@ -211,10 +211,14 @@ def people_import():
         except UnicodeDecodeError:
             form.file.errors = ["The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."]
         else:
-            batch = PeopleImport(uploaded_by_id=current_user.id, filename=form.file.data.filename or "", content=content)
-            db.session.add(batch)
-            db.session.commit()
-            return redirect(url_for("admin.people_import_preview", batch_id=batch.id))
+            try:
+                batch = services.store_people_import(current_user, form.file.data.filename or "", content)
+            except DomainError as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                db.session.commit()
+                return redirect(url_for("admin.people_import_preview", batch_id=batch.id))
     return render_template("admin/import_upload.html", form=form), (200 if not form.errors else 422)
 
 

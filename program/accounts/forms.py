@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from program.accounts.models import ROLE_CHOICES
+from program.accounts.models import ROLE_CHOICES, Department, Team, User
 from program.accounts.services import MIN_PASSWORD_LENGTH
 from program.formutil import int_or_none, options, strip
 from program.timeutil import all_timezones
+from program.validation import TandemForm, from_column
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TandemForm):
     email = EmailField("Email", validators=[DataRequired(), Email()], filters=[strip])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(TandemForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
         "New password",
@@ -30,11 +30,11 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(TandemForm):
     email = EmailField("Email", validators=[DataRequired(), Email()], filters=[strip])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(TandemForm):
     new_password = PasswordField(
         "New password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters.")],
@@ -45,9 +45,11 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class PersonForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)], filters=[strip])
+class PersonForm(TandemForm):
+    saves_to = (User,)
+
+    name = StringField("Name", validators=[DataRequired(), *from_column(User.name)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), *from_column(User.email)], filters=[strip])
     role = SelectField("Role", choices=options(ROLE_CHOICES))
     department_id = SelectField("Department", coerce=int_or_none, validate_choice=False)
     team_id = SelectField("Team", coerce=int_or_none, validate_choice=False)
@@ -61,20 +63,24 @@ class PersonForm(FlaskForm):
     )
 
 
-class DepartmentForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+class DepartmentForm(TandemForm):
+    saves_to = (Department,)
+
+    name = StringField("Name", validators=[DataRequired(), *from_column(Department.name)])
     function = SelectField(
         "Function", choices=options([("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")]), default="other"
     )
 
 
-class TeamForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+class TeamForm(TandemForm):
+    saves_to = (Team,)
+
+    name = StringField("Name", validators=[DataRequired(), *from_column(Team.name)])
     department_id = SelectField("Department", coerce=int_or_none, validate_choice=False, validators=[DataRequired()])
     manager_id = SelectField("Manager", coerce=int_or_none, validate_choice=False)
 
 
-class ImportUploadForm(FlaskForm):
+class ImportUploadForm(TandemForm):
     file = FileField(
         "CSV file",
         validators=[FileRequired("Choose a CSV file."), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
@@ -82,5 +88,5 @@ class ImportUploadForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TandemForm):
     """An empty form: a POST with a CSRF token, for confirmations."""

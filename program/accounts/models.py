@@ -112,16 +112,45 @@ class User(UserMixin, db.Model):
 
 
 class LoginAttempt(db.Model):
-    """One row per sign-in attempt, so throttling holds across workers and hosts."""
+    """One row per sign-in attempt (and per password reset, a proof of identity too), so throttling holds
+    across workers and hosts. Attempts refused by the throttle are not recorded: they checked nothing."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"),)
+    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"), Index("ix_login_attempt_ip_at", "ip", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64), default="")
     success: Mapped[bool] = mapped_column(default=False)
+    # "sign_in": a password was checked; "reset": a reset link was used (always a success).
+    kind: Mapped[str] = mapped_column(String(16), default="sign_in", server_default="sign_in")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PasswordResetRequest(db.Model):
+    """One row per accepted "forgot password" request, for any address (known or not): the throttle counts them."""
+
+    __tablename__ = "password_reset_request"
+    __table_args__ = (
+        Index("ix_password_reset_request_email_at", "email", "at"),
+        Index("ix_password_reset_request_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ThrottleKey(db.Model):
+    """A row per throttled address or client (per purpose). An attempt locks its rows before it counts,
+    so concurrent attempts for the same address or client are counted one after another."""
+
+    __tablename__ = "throttle_key"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(254), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PasswordResetToken(db.Model):

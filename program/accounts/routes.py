@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from program.accounts import services
 from program.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
+from program.accounts.reset_mail import send_reset_link_later
 from program.errors import DomainError
 from program.extensions import db
-from program.notify.services import queue_email
 from program.timeutil import utcnow
-from program.web import absolute_url, apply_errors, client_ip
+from program.web import apply_errors, client_ip
 
 bp = Blueprint("accounts", __name__)
+SIGNED_IN_AT = "signed_in_at"  # in the session: when this sign-in happened (Unix seconds)
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,19 +33,46 @@ def login():
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
+        now = utcnow()
         try:
-            user = services.authenticate(form.email.data, form.password.data, client_ip(), utcnow())
+            user = services.authenticate(form.email.data, form.password.data, client_ip(), now)
         except DomainError as exc:
-            db.session.commit()  # keep the record of the failed attempt
+            db.session.commit()  # keep the record of the failed attempt (and release the throttle's locks)
             form.form_errors.append(exc.message)
+            if isinstance(exc, services.LoginThrottled):
+                return render_template("accounts/login.html", form=form), 429
         else:
             db.session.commit()
             login_user(user)
-            from flask import session
-
             session.permanent = True
+            session[SIGNED_IN_AT] = int(now.timestamp())
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form), (200 if not form.errors else 422)
+
+
+@bp.before_app_request
+def end_sessions_past_their_lifetime():
+    """However active, a session ends SESSION_MAX_DAYS after its sign-in (the idle timeout is SESSION_HOURS).
+
+    A copy of the cookie carries the same sign-in time, so it ends too. A session from before this rule
+    has no sign-in time: its clock starts now.
+    """
+    if "_user_id" not in session:
+        return None
+    now = utcnow().timestamp()
+    started = session.get(SIGNED_IN_AT)
+    if not isinstance(started, int | float):
+        session[SIGNED_IN_AT] = int(now)
+        return None
+    days = current_app.config["SESSION_MAX_DAYS"]
+    if now - started < days * 86400:
+        return None
+    logout_user()
+    session.pop(SIGNED_IN_AT, None)
+    if request.endpoint == "static":
+        return None
+    flash(f"You have been signed in for {days} days, the longest a session lasts. Please sign in again.", "info")
+    return redirect(url_for("accounts.login", next=request.full_path if request.method == "GET" else None))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -54,6 +82,7 @@ def logout():
     current_user.session_token = services.new_session_token()
     db.session.commit()
     logout_user()
+    session.pop(SIGNED_IN_AT, None)
     flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -80,26 +109,24 @@ def change_password():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        found = services.request_password_reset(form.email.data, utcnow())
-        if found is not None:
-            user, raw = found
-            link = absolute_url("accounts.reset_password", token=raw)
-            queue_email(
-                user.email,
-                "password_reset",
-                "Reset your Tandem password",
-                user=user,
-                link=link,
-                hours=current_app.config["PASSWORD_RESET_HOURS"],
-            )
+        now = utcnow()
+        try:
+            email = services.record_reset_request(form.email.data, client_ip(), now)
+        except services.ResetThrottled as exc:
+            db.session.commit()  # release the throttle's locks
+            apply_errors(form, exc)
+            return render_template("accounts/forgot.html", form=form), 429
         db.session.commit()
+        # Whether the address has an account is found out off the request path (see reset_mail), so the
+        # answer comes as fast for a real account as for an unknown address.
+        send_reset_link_later(email, now)
         flash(
             "If that address belongs to an active account, we have sent a link to reset the password. "
             "Check your inbox.",
             "info",
         )
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot.html", form=form)
+    return render_template("accounts/forgot.html", form=form), (422 if form.errors else 200)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -111,7 +138,7 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.new_password.data, utcnow())
+            services.reset_password(token, form.new_password.data, utcnow(), ip=client_ip())
         except DomainError as exc:
             db.session.rollback()
             apply_errors(form, exc, default_field="new_password")
@@ -121,4 +148,4 @@ def reset_password(token: str):
                 logout_user()
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset.html", form=form)
+    return render_template("accounts/reset.html", form=form), (422 if form.errors else 200)

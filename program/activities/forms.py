@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length
 
+from program.validation import TandemForm
 
-class ActionForm(FlaskForm):
+
+class ActionForm(TandemForm):
     """A bare confirmation: the CSRF token is the whole form."""
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(TandemForm):
     outcome = HiddenField(validators=[AnyOf(["attended", "no_show"])])
 
 
-class MoveUpForm(FlaskForm):
+class MoveUpForm(TandemForm):
     reason = StringField("Reason", validators=[DataRequired("Give a reason."), Length(max=500)])
 
 
-class OfferAnswerForm(FlaskForm):
+class OfferAnswerForm(TandemForm):
     answer = HiddenField(validators=[AnyOf(["accept", "decline"])])

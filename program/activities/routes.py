@@ -49,6 +49,9 @@ def _run(activity: Activity, action, success: str | None):
     try:
         result = action()
         db.session.commit()
+    except core.OfferLapsed as exc:
+        db.session.commit()  # the lapse and the hand-on to the next person stand; only the acceptance is refused
+        flash(exc.message, "error")
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -136,7 +139,8 @@ def move_up(activity_id: int, participation_id: int):
     p = _participation_in(activity, participation_id)
     form = MoveUpForm()
     if not form.validate_on_submit():
-        flash("Give a reason for moving someone up the waitlist.", "error")
+        refused = form.unstorable and form.reason.errors  # e.g. a NUL byte: say so, not that it is missing
+        flash(form.reason.errors[0] if refused else "Give a reason for moving someone up the waitlist.", "error")
         return _back(activity)
     try:
         core.move_up_waitlist(p, current_user, form.reason.data, utcnow())
@@ -151,13 +155,16 @@ def move_up(activity_id: int, participation_id: int):
 
 @bp.route("/offers/<token>", methods=["GET", "POST"])
 def offer(token: str):
-    """The one-click link in an offer email: the signed token names the participation and its person."""
+    """The one-click link in an offer email: the signed token names the participation, its person and the
+    offer it answers; once that offer is settled (accepted, declined, lapsed or followed by a newer one) the
+    link answers nothing."""
     from program.notify.activity_mail import read_offer_token
 
     found = read_offer_token(token)
     p = db.session.get(Participation, found[0]) if found else None
     if p is None or p.user_id != found[1] or not p.user.active:
         abort(404)
+    offer_id = found[2]
     person: User = p.user
     activity = p.activity
     form = OfferAnswerForm()
@@ -165,10 +172,15 @@ def offer(token: str):
         now = utcnow()
         try:
             if form.answer.data == "accept":
-                core.accept_offer(p, person, now)
+                core.accept_offer(p, person, now, offer_id=offer_id)
             else:
-                core.decline_offer(p, person, now)
+                core.decline_offer(p, person, now, offer_id=offer_id)
             db.session.commit()
+        except core.OfferLapsed as exc:
+            db.session.commit()  # the lapse and the hand-on stand; only the acceptance is refused
+            flash(exc.message, "error")
+        except core.StaleOfferLink:
+            db.session.rollback()  # the page this redirects to says why, beside the (absent) buttons
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
@@ -176,12 +188,14 @@ def offer(token: str):
             flash("The seat is yours. The invitation is on its way." if form.answer.data == "accept"
                   else "You declined; the seat goes to the next person waiting.", "success")
         return redirect(url_for("activities.offer", token=token))
+    this_offer = core.current_offer_id(p) == offer_id
     return render_template(
         "activities/offer.html",
         p=p,
         activity=activity,
         summary=summary_for(activity, person),
-        open_offer=p.state == State.OFFERED.value and p.offer_expires_at and p.offer_expires_at > utcnow(),
+        open_offer=this_offer and p.offer_expires_at and p.offer_expires_at > utcnow(),
+        stale_link=p.state == State.OFFERED.value and not this_offer and core.STALE_OFFER_LINK,
         page_url=url_for(kind_info(activity).endpoint, activity_id=activity.id),
     )
 

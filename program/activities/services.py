@@ -36,6 +36,21 @@ class SeatUnavailable(DomainError):
     pass
 
 
+class OfferLapsed(InvalidTransition):
+    """Refuses an acceptance that came too late. By then the lapse is recorded and the seat offered to the
+    next person waiting: the caller commits that work and shows the refusal (it must not roll back)."""
+
+
+class StaleOfferLink(InvalidTransition):
+    """An emailed link answers one offer; this one's offer is settled and a newer offer is open."""
+
+
+STALE_OFFER_LINK = (
+    "This link was for an earlier offer, which is settled. Use the link in your newest offer email, "
+    "or sign in and answer on the activity page."
+)
+
+
 # --- times ------------------------------------------------------------------------------------
 
 
@@ -278,9 +293,8 @@ def offer_next(activity: Activity, now: datetime) -> list[Participation]:
         return offered
     free = activity.seats - taken_seats(activity.id, now)
     for p in waiting_list(activity.id)[: max(free, 0)]:
-        expires = min(now + OFFER_HOLD, activity.booking_cutoff_at)
+        p.offer_expires_at = min(now + OFFER_HOLD, activity.booking_cutoff_at)  # before the mail that states it
         transition(p, State.OFFERED, None, now, note="a seat came free")
-        p.offer_expires_at = expires
         offered.append(p)
     db.session.flush()
     return offered
@@ -323,15 +337,36 @@ def _own(p: Participation, actor: User) -> None:
         raise NotAllowed("That is someone else's place.")
 
 
-def accept_offer(p: Participation, actor: User, now: datetime) -> Participation:
+def current_offer_id(p: Participation) -> int | None:
+    """The open offer's identity: the id of the history row that made it (None when no offer is open).
+    Each offer is a new row, so a link naming an earlier one no longer matches."""
+    if p.state != State.OFFERED.value:
+        return None
+    return db.session.scalar(
+        select(func.max(ParticipationEvent.id)).where(
+            ParticipationEvent.participation_id == p.id, ParticipationEvent.to_state == State.OFFERED.value
+        )
+    )
+
+
+def _check_offer_open(p: Participation, offer_id: int | None) -> None:
+    """With the activity locked: the place holds an offer, and it is the one the link (if any) was for."""
+    if p.state != State.OFFERED.value:
+        raise InvalidTransition("This offer is no longer open.")
+    if offer_id is not None and current_offer_id(p) != offer_id:
+        raise StaleOfferLink(STALE_OFFER_LINK)
+
+
+def accept_offer(p: Participation, actor: User, now: datetime, *, offer_id: int | None = None) -> Participation:
+    """Take the offered seat. ``offer_id`` (from an emailed link) must name the open offer. A lapsed offer is
+    passed on to the next person waiting, and ``OfferLapsed`` says so (commit before showing it)."""
     _own(p, actor)
     activity = lock_activity(p.activity_id)
     db.session.refresh(p)
-    if p.state != State.OFFERED.value:
-        raise InvalidTransition("This offer is no longer open.")
+    _check_offer_open(p, offer_id)
     if p.offer_expires_at is None or p.offer_expires_at <= now:
         _expire_offers_locked(activity, now)
-        raise InvalidTransition("This offer has expired and passed to the next person waiting.")
+        raise OfferLapsed("This offer has expired and passed to the next person waiting.")
     if activity.is_cancelled or activity.has_started(now):
         raise InvalidTransition("This call was cancelled or has started.")
     _check_no_overlap(activity, actor)
@@ -339,12 +374,11 @@ def accept_offer(p: Participation, actor: User, now: datetime) -> Participation:
     return p
 
 
-def decline_offer(p: Participation, actor: User, now: datetime) -> Participation:
+def decline_offer(p: Participation, actor: User, now: datetime, *, offer_id: int | None = None) -> Participation:
     _own(p, actor)
     activity = lock_activity(p.activity_id)
     db.session.refresh(p)
-    if p.state != State.OFFERED.value:
-        raise InvalidTransition("This offer is no longer open.")
+    _check_offer_open(p, offer_id)
     transition(p, State.DECLINED, actor, now, note="declined offer")
     offer_next(activity, now)
     return p

@@ -2,7 +2,8 @@
 
 Timed events are written in UTC (every client agrees on the instant); all-day events (shadow days) use
 DATE values with DTEND the day after. The UID of an activity never changes and SEQUENCE rises with
-every change, so a client replaces the event instead of adding a second one.
+every change, so a client replaces the event instead of adding a second one. An invite's SEQUENCE is the
+attendee's own (``attendee_sequence``): it also rises when their place changes (cancel, book again).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from program.activities.models import Activity
+from program.activities.models import Activity, Participation, State
 from program.timeutil import UTC
 
 PRODID = "-//Tandem//Sales and Marketing Alignment//EN"
@@ -26,6 +27,19 @@ class Attendee:
     partstat: str = "ACCEPTED"  # ACCEPTED | NEEDS-ACTION | DECLINED | TENTATIVE
 
 
+def attendee_sequence(p: Participation) -> int:
+    """The SEQUENCE of an invite to one attendee: the activity's SEQUENCE (which the host's changes raise)
+    plus one for each change of the attendee's place after the first (their history rows), leaving out a
+    cancellation by the host, which raised the activity's SEQUENCE itself.
+
+    Both terms only grow, and every invite an attendee gets follows a rise of one of them, so each carries a
+    higher SEQUENCE than the one before (RFC 5546 2.1.4). Without the second term a rider's own CANCEL, or the
+    REQUEST after booking again, repeats the SEQUENCE the client already has, and the client ignores it.
+    """
+    own_changes = sum(1 for e in p.events if e.to_state != State.CANCELLED_BY_HOST.value)
+    return p.activity.ical_sequence + max(own_changes - 1, 0)
+
+
 def _event(
     activity: Activity,
     *,
@@ -35,10 +49,11 @@ def _event(
     url: str,
     cancelled: bool,
     attendees: list[Attendee],
+    sequence: int | None = None,
 ) -> Event:
     event = Event()
     event.add("uid", activity.ical_uid)
-    event.add("sequence", activity.ical_sequence)
+    event.add("sequence", activity.ical_sequence if sequence is None else sequence)
     event.add("dtstamp", now.astimezone(UTC))
     if activity.all_day:
         local_start = activity.starts_at.astimezone(ZoneInfo(activity.timezone)).date()
@@ -90,8 +105,11 @@ def invite_ics(
     summary: str,
     description: str = "",
     url: str = "",
+    sequence: int | None = None,
 ) -> bytes:
-    """A one-event invitation: METHOD:REQUEST (new or changed) or METHOD:CANCEL (STATUS:CANCELLED)."""
+    """A one-event invitation: METHOD:REQUEST (new or changed) or METHOD:CANCEL (STATUS:CANCELLED).
+
+    ``sequence`` is the attendee's (``attendee_sequence``); without it, the activity's."""
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported METHOD {method}")
     cal = _calendar(method)
@@ -104,6 +122,7 @@ def invite_ics(
             url=url,
             cancelled=method == "CANCEL",
             attendees=[attendee],
+            sequence=sequence,
         )
     )
     return cal.to_ical()

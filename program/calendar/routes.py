@@ -1,8 +1,12 @@
-"""The personal calendar feed: the page with its secret URL, rotation, and the feed itself."""
+"""The personal calendar feed: the page about it, making (or replacing) its secret URL, and the feed itself.
+
+The address is shown once, in the answer to the POST that made it, and never again: only its hash is
+stored. That answer is a page, not a redirect, so the secret never travels in a (signed, not encrypted)
+session cookie as a flashed message would; it is marked no-store so no cache keeps it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, make_response, render_template
 from flask_login import current_user, login_required
 
 from program.activities.forms import ActionForm
@@ -17,14 +21,8 @@ bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 @bp.route("/")
 @login_required
 def settings():
-    feed = services.feed_for(current_user)
-    db.session.commit()
-    return render_template(
-        "calendar/settings.html",
-        feed_url=absolute_url("calendar.feed", token=feed.token),
-        feed=feed,
-        form=ActionForm(),
-    )
+    return render_template("calendar/settings.html", feed=services.feed_for(current_user), feed_url=None,
+                           replaced=False, form=ActionForm())
 
 
 @bp.route("/rotate", methods=["POST"])
@@ -32,10 +30,15 @@ def settings():
 def rotate():
     if not ActionForm().validate_on_submit():
         abort(400)
-    services.rotate_feed(current_user, utcnow())
+    replaced = services.feed_for(current_user) is not None
+    token = services.rotate_feed(current_user, utcnow())
     db.session.commit()
-    flash("You have a new feed address. The old one no longer works; update your calendar app.", "success")
-    return redirect(url_for("calendar.settings"))
+    response = make_response(render_template(
+        "calendar/settings.html", feed=services.feed_for(current_user),
+        feed_url=absolute_url("calendar.feed", token=token), replaced=replaced, form=ActionForm(),
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/feed/<token>.ics")

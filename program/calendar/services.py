@@ -11,7 +11,7 @@ from program.accounts.models import User
 from program.activities.kinds import kind_info, summary_for
 from program.activities.models import ON_CALENDAR, Activity, ActivityStatus, Participation, State
 from program.calendar.ics import FeedEntry, feed_ics
-from program.calendar.models import CalendarFeed, new_feed_token
+from program.calendar.models import CalendarFeed, hash_feed_token, new_feed_token
 from program.extensions import db
 from program.web import absolute_url
 
@@ -19,25 +19,33 @@ CANCELLED_KEPT = timedelta(days=30)
 PAST_KEPT = timedelta(days=180)
 
 
-def feed_for(user: User) -> CalendarFeed:
-    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
-    if feed is None:
-        feed = CalendarFeed(user=user)
-        db.session.add(feed)
-        db.session.flush()
-    return feed
+def feed_for(user: User) -> CalendarFeed | None:
+    """The user's feed, if they have made one (its address can't be read back: only its hash is kept)."""
+    return db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
 
 
-def rotate_feed(user: User, now: datetime) -> CalendarFeed:
-    """A new secret URL; the old one stops working at once."""
+def rotate_feed(user: User, now: datetime) -> str:
+    """Make the user's feed address, or a new one: the old one stops working at once.
+
+    Returns the token for the address. It is not stored (only its SHA-256 digest is), so the caller
+    shows it this once."""
+    token = new_feed_token()
     feed = feed_for(user)
-    feed.token = new_feed_token()
-    feed.rotated_at = now
-    return feed
+    if feed is None:
+        feed = CalendarFeed(user=user, token_hash=hash_feed_token(token), rotated_at=now)
+        db.session.add(feed)
+    else:
+        feed.token_hash = hash_feed_token(token)
+        feed.rotated_at = now
+    db.session.flush()
+    return token
 
 
 def user_for_token(token: str) -> User | None:
-    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
+    """The active user whose feed address carries this token, or None."""
+    if not token:
+        return None
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == hash_feed_token(token)))
     if feed is None or not feed.user.active:
         return None
     return feed.user

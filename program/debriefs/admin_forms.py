@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     FieldList,
@@ -21,12 +20,15 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from program.debriefs.models import (
     CODE_CATEGORY_LABELS,
     QUESTION_TYPE_LABELS,
+    DebriefQuestion,
     DebriefTemplate,
     QuestionType,
+    ReasonCode,
 )
 from program.debriefs.services import QuestionSpec
 from program.formutil import options as select_options
 from program.formutil import strip
+from program.validation import TandemForm, from_column
 
 MAX_QUESTIONS = 60
 BLANK_ROWS = 3
@@ -38,10 +40,17 @@ TEXT_TYPES = {QuestionType.SHORT_TEXT.value, QuestionType.LONG_TEXT.value}
 # picks up "tactic" answers. Both read the answer's text, so those questions must be text questions.
 FEED_KEYS = {"learned": "the learnings feed", "tactic": "the tactics triage"}
 
+SHARED_HELP = (
+    "Text questions only. Answers are shown with the writer's name to everyone in the learnings feed "
+    "(shadow days: to leaders, HR and admins unless the writer shares with everyone), and the form says so "
+    "beside the question. A tactic question that is not shared never reaches the tactics triage."
+)
+
 KEY_HELP = (
     "A short identifier kept across versions (lowercase letters, digits and _). Left empty, one is made "
-    "from the question. Two keys mean something: answers to “learned” feed the learnings feed, and answers "
-    "to “tactic” feed the tactics triage — keep them on the questions that ask for those."
+    "from the question. Two keys mean something: “learned” is the question for the learnings feed, and answers "
+    "to “tactic” feed the tactics triage — keep them on the questions that ask for those. Whether an answer "
+    "is shown to others is decided by “Shared in the learnings feed”."
 )
 
 
@@ -81,13 +90,16 @@ def specs_of(template: DebriefTemplate) -> list[QuestionSpec]:
             options=q.options,
             code_category=q.code_category,
             ask_words=q.ask_words,
+            shared_in_feed=q.shared_in_feed,
         )
         for q in template.questions
     ]
 
 
 class QuestionRowForm(Form):
-    """One question of the template. A subform: the CSRF token lives on the page's form."""
+    """One question of the template. A subform: the CSRF token lives on the page's form (which checks its input)."""
+
+    saves_to = (DebriefQuestion,)
 
     existing = HiddenField()  # "1" for rows that came from a published version; blank rows are new
     position = IntegerField(
@@ -96,7 +108,7 @@ class QuestionRowForm(Form):
         description="Questions are asked in this order. To move one, give it the number of the place it should take.",
     )
     prompt = StringField(
-        "Question", validators=[Length(max=300, message="Keep the question to 300 characters.")], filters=[strip]
+        "Question", validators=from_column(DebriefQuestion.prompt, message="Keep the question to %(max)d characters."), filters=[strip]
     )
     qtype = SelectField(
         "Type",
@@ -105,13 +117,13 @@ class QuestionRowForm(Form):
     )
     key = StringField(
         "Key",
-        validators=[Length(max=40, message="Keep the key to 40 characters.")],
+        validators=from_column(DebriefQuestion.key, message="Keep the key to %(max)d characters."),
         filters=[strip],
         description=KEY_HELP,
     )
     help_text = StringField(
         "Help text",
-        validators=[Length(max=500, message="Keep the help text to 500 characters.")],
+        validators=from_column(DebriefQuestion.help_text, message="Keep the help text to %(max)d characters."),
         filters=[strip],
         description="Shown under the question. Optional.",
     )
@@ -127,6 +139,10 @@ class QuestionRowForm(Form):
     ask_words = BooleanField(
         "Ask for the customer's words",
         description="Reason-code questions only: a box for what the customer said, beside each code.",
+    )
+    shared = BooleanField(
+        "Shared in the learnings feed",
+        description=SHARED_HELP,
     )
     remove = BooleanField(
         "Remove this question", description="It stays in older versions and in debriefs already given."
@@ -144,14 +160,16 @@ class QuestionRowForm(Form):
         )
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(TandemForm):
     """Edit a kind's questions; submitting publishes a new version. Errors are put beside the row's field."""
+
+    saves_to = (DebriefTemplate,)
 
     based_on = HiddenField()  # the version the editor started from, to notice someone else publishing meanwhile
     questions = FieldList(FormField(QuestionRowForm), max_entries=MAX_QUESTIONS)
     note = StringField(
         "Version note",
-        validators=[Length(max=300, message="Keep the note to 300 characters.")],
+        validators=from_column(DebriefTemplate.note, message="Keep the note to %(max)d characters."),
         filters=[strip],
         description="What changed and why, for the version history. Optional.",
     )
@@ -173,6 +191,7 @@ class TemplateForm(FlaskForm):
                     "options_text": "\n".join(q.options),
                     "code_category": q.code_category,
                     "ask_words": q.ask_words,
+                    "shared": q.shared_in_feed,
                     "remove": False,
                 }
             )
@@ -237,6 +256,9 @@ class TemplateForm(FlaskForm):
                 elif any(len(o) > OPTION_MAX for o in opts):
                     _error(row.options_text, f"Keep each option to {OPTION_MAX} characters.")
                     failed = True
+            if row.shared.data and qtype not in TEXT_TYPES:
+                _error(row.shared, "Only text answers can be shared in the learnings feed: make this a text question, or untick this.")
+                failed = True
             category = ""
             if qtype == QuestionType.REASON_CODES.value:
                 category = row.code_category.data or ""
@@ -252,6 +274,7 @@ class TemplateForm(FlaskForm):
                 options=opts,
                 code_category=category,
                 ask_words=bool(row.ask_words.data) and qtype == QuestionType.REASON_CODES.value,
+                shared_in_feed=bool(row.shared.data),
             )
             position = row.position.data if isinstance(row.position.data, int) else 10_000
             # Rows are filled numbered 1, 2, 3...; one given another number was moved there on purpose,
@@ -268,8 +291,10 @@ class TemplateForm(FlaskForm):
         return [spec for _, spec in sorted(kept, key=lambda item: item[0])]
 
 
-class CodeForm(FlaskForm):
+class CodeForm(TandemForm):
     """Add a reason code."""
+
+    saves_to = (ReasonCode,)
 
     category = SelectField(
         "Category", choices=select_options((c.value, label) for c, label in CODE_CATEGORY_LABELS.items())
@@ -278,7 +303,7 @@ class CodeForm(FlaskForm):
         "Label",
         validators=[
             DataRequired("Give the code a label."),
-            Length(max=120, message="Keep the label to 120 characters."),
+            *from_column(ReasonCode.label, message="Keep the label to %(max)d characters."),
         ],
         filters=[strip],
     )
@@ -290,14 +315,16 @@ class CodeForm(FlaskForm):
     )
 
 
-class CodeEditForm(FlaskForm):
+class CodeEditForm(TandemForm):
     """Change a code's label or description (its category stays: old answers depend on it)."""
+
+    saves_to = (ReasonCode,)
 
     label = StringField(
         "Label",
         validators=[
             DataRequired("Give the code a label."),
-            Length(max=120, message="Keep the label to 120 characters."),
+            *from_column(ReasonCode.label, message="Keep the label to %(max)d characters."),
         ],
         filters=[strip],
         description="Old debriefs that used this code show the new label.",

@@ -42,11 +42,16 @@ CODEBOOK = {
 }
 
 
+# Answers to these keys are shared in the learnings feed by default; every other question is not.
+SHARED_BY_DEFAULT = ("learned", "tactic")
+
+
 def _q(key, qtype, prompt, help_text="", required=False, options=None, category="", ask_words=False):
     import json
 
     return dict(key=key, qtype=qtype.value, prompt=prompt, help_text=help_text, required=required,
-                options_json=json.dumps(options or []), code_category=category, ask_words=ask_words)
+                options_json=json.dumps(options or []), code_category=category, ask_words=ask_words,
+                shared_in_feed=key in SHARED_BY_DEFAULT)
 
 
 DEFAULT_QUESTIONS = {
@@ -56,7 +61,8 @@ DEFAULT_QUESTIONS = {
         _q("objections", QuestionType.REASON_CODES, "Which objections did you hear?",
            "Add the customer's own words where you can.", False, category=CodeCategory.OBJECTION.value, ask_words=True),
         _q("lead_quality", QuestionType.RATING, "Lead quality from your point of view", "1 = poor fit, 5 = ideal customer.", True),
-        _q("learned", QuestionType.LONG_TEXT, "What did you learn?", "This goes to the learnings feed for everyone.", True),
+        _q("learned", QuestionType.LONG_TEXT, "What did you learn?",
+           "What would help colleagues sell or market better?", True),
         _q("tactic", QuestionType.LONG_TEXT, "A sales tactic that could become a scalable marketing programme",
            "Optional. Marketing leaders review every proposal."),
         _q("collateral", QuestionType.LONG_TEXT, "Content or collateral that would have helped"),

@@ -5,7 +5,10 @@ routes parse the request, templates only render what comes back (they never quer
 
 Rules kept here:
 - only SUBMITTED debriefs feed the learnings, the tactics list and the insight;
-- a learning is a non-empty answer to the question keyed "learned";
+- a learning is a non-empty text answer that sharing.py lets this viewer read: its question is flagged
+  "shared in the learnings feed", the debrief is not kept out of the feed, and a shadow day's answers
+  are for leaders, HR and admins unless the writer shared them with everyone. The tactics triage
+  obeys the same rule; the insight counts every code but quotes no words from a kept-out debrief;
 - "Useful" is one mark per person per learning (mark / unmark are idempotent);
 - a tactic never goes back to "new"; launching or not pursuing it needs a note saying why;
 - reason-code shares are of code mentions in a column (a debrief may give several codes), so a
@@ -41,7 +44,8 @@ from program.debriefs.models import (
     Tactic,
     TacticStatus,
 )
-from program.debriefs.permissions import can_triage_tactics
+from program.debriefs.permissions import can_read_shared_answer, can_triage_tactics
+from program.debriefs.sharing import quotable_debriefs, shared_answers
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.rides.models import FUNNEL_STAGES, SEGMENTS, RideAlongCall
@@ -49,7 +53,6 @@ from program.rides.services import participations_for, reveals_account
 from program.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401  (re-exported)
 from program.timeutil import UTC
 
-LEARNED_KEY = "learned"
 SUBMITTED = "submitted"
 OTHER_LABEL = "Unknown / other"
 QUOTES_PER_CODE = 3
@@ -133,6 +136,7 @@ class LearningFilters:
 @dataclass(frozen=True)
 class LearningItem:
     answer_id: int
+    question: str  # the prompt it answers ("What did you learn?", the tactic, ...)
     text: str
     author_name: str
     department: str
@@ -143,25 +147,27 @@ class LearningItem:
     marked: bool  # the viewer marked it useful
 
 
-def learnings_query(f: LearningFilters) -> Select:
-    """Submitted, non-empty "learned" answers matching the filters, newest first, with what a row shows."""
+def learnings_query(f: LearningFilters, viewer: User | None = None) -> Select:
+    """Non-empty shared answers ``viewer`` may read (None: what everyone may read) matching the filters,
+    newest debrief first and in question order within one, with what a row shows."""
     stmt = (
         select(Answer)
-        .join(DebriefQuestion, Answer.question_id == DebriefQuestion.id)
+        .join(Answer.question)
         .join(Answer.debrief)
         .join(Debrief.task)
         .join(DebriefTask.activity)
         .join(Debrief.author)
         .outerjoin(RideAlongCall, RideAlongCall.activity_id == Activity.id)  # other kinds have no call
-        .where(DebriefQuestion.key == LEARNED_KEY, Debrief.state == SUBMITTED, Answer.text != "")
+        .where(shared_answers(viewer), Answer.text != "")
         .options(
+            contains_eager(Answer.question),
             contains_eager(Answer.debrief).contains_eager(Debrief.author).joinedload(User.department),
             contains_eager(Answer.debrief)
             .contains_eager(Debrief.task)
             .contains_eager(DebriefTask.activity)
             .joinedload(Activity.host),
         )
-        .order_by(Debrief.submitted_at.desc(), Answer.id.desc())
+        .order_by(Debrief.submitted_at.desc(), Debrief.id.desc(), DebriefQuestion.position, Answer.id)
     )
     for term in f.q.split()[:MAX_SEARCH_TERMS]:  # every word must appear, in any case
         stmt = stmt.where(Answer.text.ilike(_like(term), escape="/"))
@@ -197,7 +203,7 @@ def useful_counts(answer_ids: Sequence[int], viewer: User) -> dict[int, tuple[in
 
 def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int):
     """(pagination, items) for one page of the feed; a fixed number of queries whatever the page size."""
-    pagination = db.paginate(learnings_query(f), page=page, per_page=per_page, error_out=False)
+    pagination = db.paginate(learnings_query(f, viewer), page=page, per_page=per_page, error_out=False)
     answers: list[Answer] = list(pagination.items)
     useful = useful_counts([a.id for a in answers], viewer)
     links = activity_links([a.debrief.task.activity for a in answers], viewer)
@@ -209,6 +215,7 @@ def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int):
         items.append(
             LearningItem(
                 answer_id=a.id,
+                question=a.question.prompt,
                 text=a.text,
                 author_name=debrief.author.name,
                 department=debrief.author.department.name if debrief.author.department else "",
@@ -222,16 +229,10 @@ def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int):
     return pagination, items
 
 
-def learning_answer(answer_id: int) -> Answer | None:
-    """The answer if it is a learning in the feed (submitted, non-empty, keyed "learned"), else None."""
-    return db.session.scalar(
-        select(Answer)
-        .join(DebriefQuestion, Answer.question_id == DebriefQuestion.id)
-        .join(Answer.debrief)
-        .where(
-            Answer.id == answer_id, DebriefQuestion.key == LEARNED_KEY, Debrief.state == SUBMITTED, Answer.text != ""
-        )
-    )
+def learning_answer(answer_id: int, viewer: User) -> Answer | None:
+    """The answer if it is a learning ``viewer`` sees in the feed, else None."""
+    answer = db.session.get(Answer, answer_id)
+    return answer if answer is not None and can_read_shared_answer(viewer, answer) else None
 
 
 def set_useful(user: User, answer: Answer, useful: bool, now: datetime) -> bool:
@@ -273,19 +274,28 @@ class TacticRow:
     updated_by_name: str
 
 
-def tactics_query(status: str = "") -> Select:
-    stmt = (
-        select(Tactic)
-        .join(Tactic.answer)
+def _shared_tactics(stmt: Select, viewer: User) -> Select:
+    """Tactics whose answer ``viewer`` may read outside the debrief (the sharing rules)."""
+    return (
+        stmt.join(Tactic.answer)
+        .join(Answer.question)
         .join(Answer.debrief)
-        .where(Debrief.state == SUBMITTED)
+        .join(Debrief.task)
+        .join(DebriefTask.activity)
+        .where(shared_answers(viewer))
+    )
+
+
+def tactics_query(viewer: User, status: str = "") -> Select:
+    stmt = (
+        _shared_tactics(select(Tactic), viewer)
         .options(
             joinedload(Tactic.updated_by),
             contains_eager(Tactic.answer).contains_eager(Answer.debrief).joinedload(Debrief.author),
             contains_eager(Tactic.answer)
             .contains_eager(Answer.debrief)
-            .joinedload(Debrief.task)
-            .joinedload(DebriefTask.activity)
+            .contains_eager(Debrief.task)
+            .contains_eager(DebriefTask.activity)
             .joinedload(Activity.host),
         )
         .order_by(Debrief.submitted_at.desc(), Tactic.id.desc())
@@ -297,7 +307,7 @@ def tactics_query(status: str = "") -> Select:
 
 def tactics_page(status: str, viewer: User, page: int, per_page: int):
     """(pagination, rows) of proposed tactics, newest proposal first."""
-    pagination = db.paginate(tactics_query(status), page=page, per_page=per_page, error_out=False)
+    pagination = db.paginate(tactics_query(viewer, status), page=page, per_page=per_page, error_out=False)
     tactics: list[Tactic] = list(pagination.items)
     links = activity_links([t.answer.debrief.task.activity for t in tactics], viewer)
     rows = []
@@ -320,16 +330,17 @@ def tactics_page(status: str, viewer: User, page: int, per_page: int):
     return pagination, rows
 
 
-def tactic_status_counts() -> dict[str, int]:
-    """status -> number of tactics (of submitted debriefs), for the filter's labels."""
+def tactic_status_counts(viewer: User) -> dict[str, int]:
+    """status -> number of tactics ``viewer`` may see, for the filter's labels."""
     rows = db.session.execute(
-        select(Tactic.status, func.count(Tactic.id))
-        .join(Tactic.answer)
-        .join(Answer.debrief)
-        .where(Debrief.state == SUBMITTED)
-        .group_by(Tactic.status)
+        _shared_tactics(select(Tactic.status, func.count(Tactic.id)), viewer).group_by(Tactic.status)
     )
     return {status: count for status, count in rows}
+
+
+def visible_tactic(tactic_id: int, viewer: User) -> Tactic | None:
+    """The tactic if ``viewer`` may see it in the triage list, else None."""
+    return db.session.scalar(_shared_tactics(select(Tactic), viewer).where(Tactic.id == tactic_id))
 
 
 def update_tactic(actor: User, tactic: Tactic, status: str, note: str, now: datetime) -> Tactic:
@@ -506,7 +517,7 @@ def _recent_texts(column, f: InsightFilters, *, where) -> dict[tuple[str, int | 
             ),
             f,
         )
-        .where(column != "", *where)
+        .where(column != "", quotable_debriefs(), *where)
         .subquery()
     )
     rows = db.session.execute(

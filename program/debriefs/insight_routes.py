@@ -1,7 +1,8 @@
 """Learnings feed, tactics triage, reason-code insight (and its CSV). Thin: parse, call insight.py, render.
 
-Who sees what: the feed is for everyone signed in; tactics for marketing leaders and admins; the insight
-for leaders, HR and admins. Everyone else gets 404 (the page does not exist for them), on GET and POST.
+Who sees what: the feed is for everyone signed in, each reading only the answers sharing.py allows them;
+tactics for marketing leaders and admins (same sharing rules); the insight for leaders, HR and admins.
+Everyone else gets 404 (the page or the item does not exist for them), on GET and POST.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, Length
 
 from program import charts
 from program.activities.models import ActivityKind
 from program.debriefs import insight
-from program.debriefs.models import Tactic, TacticStatus
-from program.debriefs.permissions import can_triage_tactics, can_view_insight
+from program.debriefs.models import TacticStatus
+from program.debriefs.permissions import can_triage_tactics, can_view_insight, sees_leader_shared
 from program.errors import DomainError
 from program.extensions import db
 from program.filters import viewer_timezone
 from program.formutil import options, strip
 from program.rides.models import FUNNEL_STAGES, SEGMENTS
 from program.timeutil import utcnow
+from program.validation import TandemForm
 from program.web import apply_errors, page_args
 
 bp = Blueprint("insight", __name__)
@@ -34,13 +35,13 @@ KIND_VALUES = {k.value for k in ActivityKind}
 
 
 # Forms live here while the debriefs package has no forms.py of its own.
-class UsefulForm(FlaskForm):
+class UsefulForm(TandemForm):
     """Mark ("1") or unmark ("0") a learning as useful; explicit, so a double click can't undo itself."""
 
     useful = HiddenField(validators=[AnyOf(["0", "1"])])
 
 
-class TacticForm(FlaskForm):
+class TacticForm(TandemForm):
     status = SelectField("Status", choices=options((s.value, s.label) for s in insight.TRIAGE_STATUSES))
     note = StringField(
         "Note",
@@ -100,6 +101,7 @@ def learnings():
         kinds=KINDS,
         segments=SEGMENTS,
         departments=insight.departments(),
+        leader_view=sees_leader_shared(current_user),
     )
 
 
@@ -109,7 +111,7 @@ def useful(answer_id: int):
     form = UsefulForm()
     if not form.validate_on_submit():
         abort(400)
-    answer = insight.learning_answer(answer_id)
+    answer = insight.learning_answer(answer_id, current_user)
     if answer is None:
         abort(404)
     insight.set_useful(current_user, answer, form.useful.data == "1", utcnow())
@@ -153,7 +155,7 @@ def _render_tactics(failed: tuple[int, TacticForm] | None = None):
         forms=forms,
         status=status,
         statuses=list(TacticStatus),
-        counts=insight.tactic_status_counts(),
+        counts=insight.tactic_status_counts(current_user),
         list_args=_kept({"status": status, "page": str(page) if page > 1 else ""}),
         failed_id=failed[0] if failed else None,
         failed_errors=[e for errs in failed[1].errors.values() for e in errs] if failed else [],
@@ -171,7 +173,7 @@ def tactics():
 @login_required
 def update_tactic(tactic_id: int):
     _require_triage()
-    tactic = db.session.get(Tactic, tactic_id)
+    tactic = insight.visible_tactic(tactic_id, current_user)
     if tactic is None:
         abort(404)
     form = TacticForm(prefix=f"t{tactic_id}")

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from program.accounts.models import User
@@ -111,6 +111,9 @@ class DebriefQuestion(db.Model):
     options_json: Mapped[str] = mapped_column(Text, default="[]")  # choices for single/multi choice
     code_category: Mapped[str] = mapped_column(String(20), default="")  # for reason-code questions
     ask_words: Mapped[bool] = mapped_column(default=False)  # reason codes: ask for the customer's own words
+    # Text answers to this question are shown, with the writer's name, in the learnings feed (and, for the
+    # "tactic" question, the tactics triage). Off unless chosen; the form says so beside the question.
+    shared_in_feed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     template: Mapped[DebriefTemplate] = relationship(back_populates="questions")
 
@@ -154,6 +157,10 @@ class Debrief(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The writer's choices about sharing (see program/debriefs/sharing.py): keep every answer of this
+    # debrief out of the feed; for a shadow day, share with everyone rather than with leaders only.
+    keep_out_of_feed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    share_with_everyone: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     task: Mapped[DebriefTask] = relationship(back_populates="debrief")
     template: Mapped[DebriefTemplate] = relationship()

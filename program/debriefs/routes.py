@@ -11,7 +11,7 @@ from program.accounts.models import Department, User
 from program.activities.forms import ActionForm
 from program.activities.kinds import kind_info, summary_for
 from program.activities.models import Activity, ActivityKind
-from program.debriefs import services
+from program.debriefs import services, sharing
 from program.debriefs.models import CODE_CATEGORY_LABELS, Answer, DebriefTask, ReasonCode
 from program.debriefs.permissions import can_see_submission_status, can_view_task
 from program.errors import DomainError
@@ -72,14 +72,16 @@ def task(task_id: int):
     questions = template.questions
     errors: dict[int, str] = {}
     values = services.values_from_debrief(debrief) if debrief is not None else {}
+    choice = sharing.SharingChoice.of(debrief)
     if request.method == "POST":
         if not ActionForm().validate_on_submit():
             abort(400)
         submit = request.form.get("action") == "submit"
         values = services.parse_form(questions, request.form)
+        choice = sharing.SharingChoice.from_form(request.form)
         try:
             debrief = debrief or services.start_debrief(task, current_user, now)
-            services.save_debrief(debrief, current_user, values, now, submit=submit)
+            services.save_debrief(debrief, current_user, values, now, submit=submit, sharing=choice)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -108,6 +110,10 @@ def task(task_id: int):
         activity_url=url_for(kind_info(task.activity).endpoint, activity_id=task.activity_id),
         now=now,
         edit_until=(debrief.submitted_at + services.EDIT_WINDOW) if submitted else None,
+        sharing=choice,
+        is_shadow_day=task.activity.kind == sharing.SHADOW_DAY,
+        share_notes=sharing.share_notes(questions, task.activity.kind),
+        share_summary=sharing.share_summary(questions, task.activity.kind, choice),
     ), (422 if errors else 200)
 
 

@@ -27,9 +27,11 @@ from program.debriefs.models import (
     ReasonCode,
     Tactic,
 )
+from program.debriefs.sharing import SHAREABLE_TYPES, SharingChoice, apply_choice
 from program.debriefs.signals import task_created
 from program.errors import DomainError, NotAllowed, ValidationFailed
 from program.extensions import db
+from program.validation import column_length, has_control_characters
 
 # How long after the activity a debrief is due, per kind: ("working_days" | "days", n).
 DUE_RULES: dict[str, tuple[str, int]] = {
@@ -39,6 +41,7 @@ DUE_RULES: dict[str, tuple[str, int]] = {
 }
 EDIT_WINDOW = timedelta(hours=48)
 OTHER = "other"
+ANSWER_MAX_CHARS = 10_000  # a long-text answer, and the customer's words beside a reason code (see the README)
 
 
 def add_working_days(day: date, n: int) -> date:
@@ -69,9 +72,9 @@ def due_at_for(
     marked_at: datetime | None = None,
     tz: str | None = None,
 ) -> datetime:
-    """The end of the due day (23:59:59 in the writer's timezone ``tz``, else the activity's), counted from
-    the activity's local date — or from when attendance was marked, if later, so a correction never starts
-    overdue.
+    """The end of the due day (its last second, 23:59:59 in the writer's timezone ``tz``, else the activity's),
+    counted from the activity's local date — or from when attendance was marked, if later, so a correction never
+    starts overdue.
 
     Per kind, from DEBRIEF_DUE (default: ride-alongs and meetings 2 working days, shadow days 7 days).
     """
@@ -85,7 +88,10 @@ def due_at_for(
     base = max(last_moment, marked_at) if marked_at else last_moment
     local_day = base.astimezone(zone).date()
     due_day = add_working_days(local_day, n) if unit == "working_days" else local_day + timedelta(days=n)
-    return datetime.combine(due_day, time(23, 59, 59), zone).astimezone(ZoneInfo("UTC"))
+    # The last second before the next local day starts: 23:59:59 on the wall clock, and the second one when the
+    # clocks go back at midnight and 23:00–24:00 happens twice (America/Santiago).
+    next_day = datetime.combine(due_day + timedelta(days=1), time(0), zone)
+    return next_day.astimezone(ZoneInfo("UTC")) - timedelta(seconds=1)
 
 
 def create_task(p: Participation, now: datetime) -> DebriefTask:
@@ -212,6 +218,10 @@ def validate_answers(questions: list[DebriefQuestion], values: dict[int, object]
             if final and q.required:
                 errors[q.id] = "This question needs an answer before you submit."
             continue
+        unstorable = _unstorable_text(value)
+        if unstorable:
+            errors[q.id] = unstorable
+            continue
         t = q.qtype
         if t == QuestionType.RATING.value:
             if value not in {"1", "2", "3", "4", "5"}:
@@ -234,8 +244,8 @@ def validate_answers(questions: list[DebriefQuestion], values: dict[int, object]
             if len(value) > 300:
                 errors[q.id] = "Keep it under 300 characters."
         elif t == QuestionType.LONG_TEXT.value:
-            if len(value) > 10_000:
-                errors[q.id] = "Keep it under 10,000 characters."
+            if len(value) > ANSWER_MAX_CHARS:
+                errors[q.id] = f"Keep it under {ANSWER_MAX_CHARS:,} characters."
         elif t == QuestionType.REASON_CODES.value:
             for c in value.codes:
                 if c == OTHER:
@@ -249,8 +259,30 @@ def validate_answers(questions: list[DebriefQuestion], values: dict[int, object]
     return errors
 
 
-def save_debrief(debrief: Debrief, user: User, values: dict[int, object], now: datetime, *, submit: bool) -> Debrief:
-    """Save a draft, or submit. Refuses with per-question errors; a refused save changes nothing."""
+def _unstorable_text(value) -> str | None:
+    """Why the database can't take an answer's text (a control character such as a NUL byte; an “Unknown / other”
+    or customer's words longer than they may be), or None."""
+    if isinstance(value, CodeAnswer):
+        texts = [*value.codes, value.other_text, *value.words.values()]
+    else:
+        texts = list(value) if isinstance(value, list) else [value]
+    if any(isinstance(text, str) and has_control_characters(text) for text in texts):
+        return "Remove the control character (such as a NUL byte) from this answer; it can't be saved."
+    if isinstance(value, CodeAnswer):
+        other_max = column_length(AnswerCode.other_text)
+        if len(value.other_text) > other_max:
+            return f"Keep “Unknown / other” to {other_max:,} characters."
+        if any(len(words) > ANSWER_MAX_CHARS for words in value.words.values()):
+            return f"Keep the customer's words to {ANSWER_MAX_CHARS:,} characters."
+    return None
+
+
+def save_debrief(
+    debrief: Debrief, user: User, values: dict[int, object], now: datetime, *, submit: bool,
+    sharing: SharingChoice | None = None,
+) -> Debrief:
+    """Save a draft, or submit. Refuses with per-question errors; a refused save changes nothing.
+    ``sharing``, when given, is the writer's choice about the learnings feed (kept as it was when None)."""
     task = debrief.task
     if not can_edit(debrief, user, task, now):
         raise NotAllowed("This debrief can no longer be edited (48 hours after submitting it becomes read-only).")
@@ -261,6 +293,8 @@ def save_debrief(debrief: Debrief, user: User, values: dict[int, object], now: d
         exc = ValidationFailed("Some answers need attention.")
         exc.errors = errors  # type: ignore[attr-defined]
         raise exc
+    if sharing is not None:
+        apply_choice(debrief, task.activity.kind, sharing)
     by_question = {a.question_id: a for a in debrief.answers}
     for q in questions:
         value = values.get(q.id)
@@ -321,6 +355,7 @@ class QuestionSpec:
     options: list[str] = field(default_factory=list)
     code_category: str = ""
     ask_words: bool = False
+    shared_in_feed: bool = False  # text answers shown in the learnings feed (see sharing.py)
 
 
 def publish_template(actor: User, kind: str, specs: list[QuestionSpec], now: datetime, note: str = "") -> DebriefTemplate:
@@ -344,6 +379,8 @@ def publish_template(actor: User, kind: str, specs: list[QuestionSpec], now: dat
             errors.append(f"Question {n}: give at least two options, one per line.")
         if s.qtype == QuestionType.REASON_CODES.value and s.code_category not in {"why_buy", "objection", "loss_reason", "lead_quality"}:
             errors.append(f"Question {n}: choose a reason-code category.")
+        if s.shared_in_feed and s.qtype not in SHAREABLE_TYPES:
+            errors.append(f"Question {n}: only text answers can be shared in the learnings feed.")
         if s.key in keys:
             errors.append(f"Question {n}: the key '{s.key}' is used twice.")
         keys.add(s.key)
@@ -355,7 +392,7 @@ def publish_template(actor: User, kind: str, specs: list[QuestionSpec], now: dat
         template.questions.append(
             DebriefQuestion(position=position, key=s.key, qtype=s.qtype, prompt=s.prompt.strip(), help_text=s.help_text.strip(),
                             required=s.required, options_json=json.dumps(s.options), code_category=s.code_category,
-                            ask_words=s.ask_words)
+                            ask_words=s.ask_words, shared_in_feed=s.shared_in_feed)
         )
     db.session.add(template)
     db.session.flush()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from program.accounts.models import ROLE_CHOICES
 from program.activities.models import ActivityKind
 from program.formutil import int_or_none, options, strip
-from program.goals.models import PeriodType, Scope
+from program.goals.models import Goal, PeriodType, Scope
 from program.goals.services import MAX_TARGET, NOTE_MAX
+from program.validation import TandemForm, from_column
 
 
-class GoalForm(FlaskForm):
+class GoalForm(TandemForm):
+    saves_to = (Goal,)
+
     kind = SelectField("Activity", choices=options((k.value, k.label) for k in ActivityKind))
     target = IntegerField(
         "Target",
@@ -40,10 +42,10 @@ class GoalForm(FlaskForm):
         default=True,
         description="Untick to count every attended activity.",
     )
-    note = StringField("Note", validators=[Length(max=NOTE_MAX)], filters=[strip])
+    note = StringField("Note", validators=from_column(Goal.note), filters=[strip])
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(TandemForm):
     person_email = StringField(
         "Person (email)", validators=[InputRequired("Give the person's email."), Length(max=254)], filters=[strip]
     )
@@ -52,5 +54,5 @@ class LeaveForm(FlaskForm):
     note = StringField("Note", validators=[Optional(), Length(max=NOTE_MAX)], filters=[strip])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TandemForm):
     """A bare POST with its CSRF token, for confirmed deletions."""

@@ -7,8 +7,12 @@ Rules kept here:
   (leave ranges include both ends);
 - the target expected over a date range is, summed over each goal period P that overlaps the range,
   ``target × available days of P inside the range ÷ days of P``. So a person who joined half-way
-  through a month owes half the month's target, and a quarterly target asked of one month is its
-  share of the quarter;
+  through a month owes half the month's target, and a monthly target asked of a quarter is three
+  months' worth;
+- a goal is only judged over a stretch made of whole periods of its own: a quarterly goal is not asked
+  of one month (``longer_than``), because a share of it (1 × 30/92 rounds to 0) would read as "met"
+  and one done in October would not show in November. Reports show such a goal as "n/a" and point at
+  the goal's own period;
 - a target is a whole number of activities: the expected value rounded half up (1.5 → 2, 1.49 → 1).
 """
 
@@ -36,6 +40,12 @@ _KEY = re.compile(r"^(\d{4})(?:-(?:(\d{2})|Q([1-4])|H([12])))?$")
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def longer_than(goal_period: PeriodType | str, report_period: PeriodType | str) -> bool:
+    """True when a goal's period is longer than the stretch being reported (a quarter in a month report).
+    Periods are calendar-aligned, so the report period then lies inside exactly one of the goal's."""
+    return MONTHS_IN[PeriodType(goal_period)] > MONTHS_IN[PeriodType(report_period)]
 
 
 @dataclass(frozen=True, order=True)

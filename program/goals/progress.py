@@ -5,6 +5,9 @@ Rules kept here:
 - a participation counts for a period when its activity starts inside the period (local days of the
   viewer's timezone), it was attended and — unless the goal waives it — its debrief is submitted;
 - the target is pro-rated for the days the person was there (see ``periods``);
+- over a report period shorter than a goal's own (a quarterly goal in a month's report) the goal is not
+  judged: it is listed in ``PersonProgress.longer`` with its own period, counts for no target, %, status
+  or "met", and a person with only such goals has the status "n/a (longer period)";
 - status, judged on the local day ``today``:
     met       done ≥ target (a target that rounds to 0 is met);
     behind    the period is over and the target was missed, or done is below the pro-rata line:
@@ -37,7 +40,7 @@ from program.activities.models import Activity, ActivityKind, ActivityStatus, Pa
 from program.activities.services import _seat_taken_clause
 from program.debriefs.models import DebriefTask
 from program.extensions import db
-from program.goals.models import Goal, Leave, Scope
+from program.goals.models import Goal, Leave, PeriodType, Scope
 from program.goals.periods import (
     Period,
     Span,
@@ -45,6 +48,7 @@ from program.goals.periods import (
     expected_target,
     local_bounds,
     local_today,
+    longer_than,
     round_half_up,
     unavailable_spans,
 )
@@ -78,7 +82,9 @@ class Status(enum.StrEnum):
 
 _SEVERITY = {s.value: n for n, s in enumerate(Status)}
 NO_GOAL = "no_goal"
-STATUS_CHOICES = [(s.value, s.label) for s in Status] + [(NO_GOAL, "No goal")]
+LONGER = "longer_period"  # every goal the person has runs over a longer period than the one reported
+LONGER_LABEL = "n/a (longer period)"
+STATUS_CHOICES = [(s.value, s.label) for s in Status] + [(LONGER, LONGER_LABEL), (NO_GOAL, "No goal")]
 
 
 # --- which goal applies --------------------------------------------------------------------------
@@ -257,6 +263,24 @@ def evaluate(
     )
 
 
+@dataclass(frozen=True)
+class LongerGoal:
+    """A goal not judged over the reported period because its own period is longer; ``period`` is the
+    goal's period that contains the reported one (where it is judged)."""
+
+    kind: str
+    goal: Goal
+    period: Period
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def describe(self) -> str:
+        return f"{self.kind_label}: {self.goal.target} {PeriodType(self.goal.period).per}, judged over {self.period.label}"
+
+
 # --- one row of numbers per person ---------------------------------------------------------------
 
 
@@ -275,6 +299,7 @@ class PersonProgress:
     debriefs_submitted: int = 0
     debriefs_overdue: int = 0
     goals: list[Progress] = field(default_factory=list)
+    longer: list[LongerGoal] = field(default_factory=list)  # goals not judged over this (shorter) period
 
     @property
     def has_goal(self) -> bool:
@@ -308,12 +333,12 @@ class PersonProgress:
     @property
     def status_key(self) -> str:
         status = self.status
-        return status.value if status else NO_GOAL
+        return status.value if status else LONGER if self.longer else NO_GOAL
 
     @property
     def status_label(self) -> str:
         status = self.status
-        return status.label if status else "No goal"
+        return status.label if status else LONGER_LABEL if self.longer else "No goal"
 
 
 def _count(condition) -> object:
@@ -494,7 +519,8 @@ def iter_progress(
     where: Sequence, now: datetime, tz: str, period: Period, *, yield_per: int = 500, book: GoalBook | None = None
 ) -> Iterator[PersonProgress]:
     """Every matching person's numbers and goal progress over one period, streamed from a server-side
-    cursor in chunks of ``yield_per``. Four queries whatever the number of people."""
+    cursor in chunks of ``yield_per``. Four queries whatever the number of people. A goal whose own period
+    is longer than ``period`` is not judged: it goes to ``person.longer`` with the period that holds it."""
     start, end = period.bounds(tz)
     ctx = _Context(book or GoalBook.load(), leaves_for(where, period.start, period.end), local_today(now, tz), tz)
     opened = open_totals(now, end)
@@ -506,7 +532,9 @@ def iter_progress(
         )
         away = _away(ctx, person, row.created_at)
         for kind in KINDS:
-            if kind in goals:
+            if kind in goals and longer_than(goals[kind].period, period.type):
+                person.longer.append(LongerGoal(kind, goals[kind], Period.containing(goals[kind].period, period.start)))
+            elif kind in goals:
                 person.goals.append(
                     evaluate(
                         goals[kind],

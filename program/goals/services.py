@@ -35,6 +35,8 @@ from program.goals.permissions import can_manage_goals, can_view_org_progress
 from program.goals.progress import (
     KIND_LABELS,
     KINDS,
+    LONGER,
+    LONGER_LABEL,
     ON_IT,
     GoalBook,
     PersonProgress,
@@ -508,7 +510,10 @@ def org_charts(departments: list[Rollup], total: Rollup, trend: list[TrendMonth]
 
 
 def status_chart(statuses: Counter, chart_id: str = "status-chart", title: str = "People by goal status"):
-    data = [(s.label, statuses.get(s.value, 0)) for s in Status] + [("No goal", statuses.get("no_goal", 0))]
+    data = [(s.label, statuses.get(s.value, 0)) for s in Status]
+    if statuses.get(LONGER):  # only a report shorter than someone's goal period has these
+        data.append((LONGER_LABEL, statuses[LONGER]))
+    data.append(("No goal", statuses.get("no_goal", 0)))
     return svg_charts.bar_chart(title, data, chart_id=chart_id)
 
 

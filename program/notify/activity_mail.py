@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from program.activities.kinds import kind_info, summary_for
 from program.activities.models import Activity, Participation, State
 from program.activities.signals import activity_changed, participation_changed
-from program.calendar.ics import Attendee, invite_ics
+from program.calendar.ics import Attendee, attendee_sequence, invite_ics
 from program.notify.services import queue_email
 from program.web import absolute_url
 
@@ -26,14 +26,19 @@ def offer_serializer() -> URLSafeSerializer:
 
 
 def offer_token(p: Participation) -> str:
-    return offer_serializer().dumps({"p": p.id, "u": p.user_id})
+    """The one-click link's token: the place, its person, and the open offer it answers (its history row)."""
+    from program.activities.services import current_offer_id
+
+    return offer_serializer().dumps({"p": p.id, "u": p.user_id, "o": current_offer_id(p)})
 
 
-def read_offer_token(token: str) -> tuple[int, int] | None:
+def read_offer_token(token: str) -> tuple[int, int, int] | None:
+    """(participation id, user id, offer id), or None for a forged token. Links sent before tokens named
+    their offer read as offer 0, which matches none: they are refused like a settled offer's."""
     try:
         data = offer_serializer().loads(token)
-        return int(data["p"]), int(data["u"])
-    except (BadSignature, KeyError, TypeError, ValueError):
+        return int(data["p"]), int(data["u"]), int(data.get("o") or 0)
+    except (BadSignature, AttributeError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -51,6 +56,7 @@ def _invite(p: Participation, method: str, now: datetime) -> bytes:
         summary=summary_for(activity, p.user),
         description=(activity.briefing or "") + f"\n\nDetails: {activity_url(activity)}",
         url=activity_url(activity),
+        sequence=attendee_sequence(p),
     )
 
 

@@ -4,7 +4,7 @@ were invited but have not said yes, and reminders to owners of action items.
 The core's ``activity_mail`` already writes to people who answered yes (they are ``booked``): the "booked"
 confirmation, updates and cancellations. This module covers the ``invited`` ones, so nobody hears twice.
 Invitations carry METHOD:REQUEST with the invitee's PARTSTAT (NEEDS-ACTION, or TENTATIVE after "maybe");
-a cancellation carries METHOD:CANCEL with the activity's raised SEQUENCE.
+a cancellation carries METHOD:CANCEL with the attendee's raised SEQUENCE (``attendee_sequence``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from program.activities.kinds import summary_for
 from program.activities.models import Activity, ActivityKind, ActivityStatus, Participation, State
 from program.activities.signals import activity_changed, participation_changed
-from program.calendar.ics import Attendee, invite_ics
+from program.calendar.ics import Attendee, attendee_sequence, invite_ics
 from program.extensions import db
 from program.notify.reminders import claim, reminder_job
 from program.notify.services import queue_email
@@ -77,6 +77,7 @@ def _ics(p: Participation, method: str, now: datetime) -> bytes:
         summary=summary_for(activity, p.user),
         description=((activity.meeting.agenda if activity.meeting else "") + f"\n\nAnswer and details: {url}").strip(),
         url=url,
+        sequence=attendee_sequence(p),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,9 +46,19 @@ def claim(key: str, now: datetime) -> bool:
     return True
 
 
+def day_word(starts_at: datetime, now: datetime, tz: str) -> str:
+    """How the participant would name the start day, on their own calendar: "Today", "Tomorrow", or the weekday
+    and date (after a short night when the clocks go forward, 24 hours ahead can be the day after tomorrow)."""
+    zone = ZoneInfo(tz or "UTC")
+    start_day = starts_at.astimezone(zone).date()
+    days = (start_day - now.astimezone(zone).date()).days
+    return {0: "Today", 1: "Tomorrow"}.get(days, start_day.strftime("%A %d %b"))
+
+
 @reminder_job("activity reminders (24 hours before)")
 def remind_upcoming(now: datetime) -> int:
-    """Every booked participant hears once, about 24 hours before the start (again if it moves)."""
+    """Every booked participant hears once, about 24 hours before the start (again if it moves); the subject
+    names the start day as the participant sees it ("Today: …" for someone who booked on the day)."""
     rows = db.session.scalars(
         select(Participation)
         .join(Activity)
@@ -68,7 +79,7 @@ def remind_upcoming(now: datetime) -> int:
         queue_email(
             p.user.email,
             "activity_reminder",
-            f"Tomorrow: {summary}",
+            f"{day_word(activity.starts_at, now, p.user.timezone)}: {summary}",
             person=p.user,
             activity=activity,
             summary=summary,

@@ -8,10 +8,12 @@ to the outbox table (in the same transaction) for the admin outbox page.
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import make_msgid
 
 from flask import current_app, render_template
@@ -45,13 +47,90 @@ class OutgoingEmail:
     cc: tuple[str, ...] = ()
 
 
+_MAX_LINE = 78  # RFC 5322 2.1.1: lines SHOULD be at most 78 characters
+# base64 of 42 bytes is 56 characters: "=?utf-8?b?" + 56 + "?=" is 68, which fits after "Subject: " (RFC 2047: <= 75)
+_WORD_BYTES = 42
+
+
+def _is_plain(word: str) -> bool:
+    """A word that can go into a header as it is: printable ASCII that no reader would take for an encoded word."""
+    fits = len(word) <= _MAX_LINE - len("Subject: ")  # a longer word goes as encoded words, which can be cut
+    return fits and word.isascii() and word.isprintable() and "=?" not in word
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 encoded words, each cut at a character boundary (a character is never split)."""
+    words, chunk = [], ""
+    for char in text:
+        if len((chunk + char).encode("utf-8")) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = ""
+        chunk += char
+    words.append(chunk)
+    return ["=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words if w]
+
+
+def fold_subject(subject: str, linesep: str = "\r\n") -> str:
+    """The Subject header line(s), folded only between words and never right after "Subject:".
+
+    Plain words go as they are; a run of other words (accents, long words) becomes encoded words, with the
+    spaces inside the run encoded too, because a reader drops the whitespace between two encoded words.
+    Unfolding (removing each line break before a space) gives back the subject with single spaces.
+    """
+    atoms: list[str] = []
+    run: list[str] = []
+    for word in subject.split():
+        if _is_plain(word):
+            if run:
+                atoms += _encoded_words(" ".join(run))
+                run = []
+            atoms.append(word)
+        else:
+            run.append(word)
+    if run:
+        atoms += _encoded_words(" ".join(run))
+    lines, line = [], "Subject:"
+    for n, atom in enumerate(atoms):
+        if n and len(line) + 1 + len(atom) > _MAX_LINE:
+            lines.append(line)
+            line = ""
+        line += " " + atom
+    lines.append(line)
+    return linesep.join(lines) + linesep
+
+
+class MailPolicy(EmailPolicy):
+    """The SMTP policy (CRLF line ends), but Subject is folded by ``fold_subject``: the standard folder puts a
+    long first word on a line of its own right after "Subject:" (read back with a leading space), and drops
+    or doubles the spaces between words next to encoded ones."""
+
+    def header_store_parse(self, name: str, value):
+        if name.lower() == "subject" and isinstance(value, str):
+            super().header_store_parse(name, value)  # its checks (no line breaks)
+            return (name, value)  # kept as typed: the standard parser would decode "=?...?=" in a title
+        return super().header_store_parse(name, value)
+
+    def fold(self, name: str, value) -> str:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value) -> bytes:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MAIL_POLICY = MailPolicy(linesep="\r\n")
+
+
 def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
     """A multipart/alternative message: plain text, HTML, and the calendar part if any.
 
     The text/calendar part carries its ``method`` parameter, as Outlook and Gmail require; the same
     invite is attached as ``invite.ics`` for clients that only look at attachments.
     """
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = " ".join(mail.subject.split())  # no line breaks in a header, whatever a title holds
     msg["From"] = sender
     msg["To"] = mail.to

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from program.activities.models import Activity, Participation
 from program.extensions import db
+from program.filters import localtime
 from program.notify.reminders import claim, reminder_job
 from program.notify.services import queue_email
 from program.shadow.models import FollowUp, ShadowPairing
@@ -34,7 +35,8 @@ def on_pairing_changed(pairing: ShadowPairing, change, actor, now, date_change=N
                     f"{pairing.proposed_by.name} proposes a shadow-day pairing: {pair}.",
                     f"Each of you spends a day in the other's world: {m.name} visits sales on "
                     f"{pairing.sales_day_date:%a %d %b %Y}, {s.name} visits marketing on {pairing.marketing_day_date:%a %d %b %Y}.",
-                    f"Please accept or decline by {pairing.expires_at:%a %d %b %Y}; after that the proposal expires.",
+                    f"Please accept or decline by {localtime(pairing.expires_at, tz=leader.timezone)}; "
+                    "after that the proposal expires.",
                 ] + ([f"Note: {pairing.note}"] if pairing.note else []), pairing)
     elif change == "declined":
         for person in {pairing.proposed_by.id: pairing.proposed_by, s.id: s, m.id: m}.values():

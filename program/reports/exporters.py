@@ -81,7 +81,7 @@ def write_xlsx(
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Participation")
     columns = header()
-    widths = [24, 30, 18, 20, 20] + [11] * (len(columns) - 5)
+    widths = [24, 30, 18, 20, 20] + [11] * (len(columns) - 7) + [18, 40]  # ... status, longer-period goals
     for n, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(n)].width = width
     bold = Font(bold=True)

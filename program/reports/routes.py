@@ -17,7 +17,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import HiddenField
@@ -31,6 +30,7 @@ from program.reports.models import ExportAudit, ExportFormat, ExportJob, JobStat
 from program.reports.permissions import can_see_export, can_view_reports
 from program.reports.services import ReportFilters, build_report, describe_filters, filter_options
 from program.timeutil import utcnow
+from program.validation import TandemForm
 from program.web import client_ip, page_args
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -38,7 +38,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 JOB_FORMATS = (ExportFormat.XLSX.value, ExportFormat.PDF.value)
 
 
-class ExportForm(FlaskForm):
+class ExportForm(TandemForm):
     """Start a background export; the filters ride along as hidden fields named like the page's."""
 
     format = HiddenField(validators=[AnyOf(JOB_FORMATS)])

@@ -5,9 +5,13 @@ Rules kept here:
   manager (direct reports), role and goal status; only active people are listed, by department then name;
 - per kind of activity: booked (a seat held through the activity: booked, attended or no-show), attended,
   no-show — for activities starting in the period; debriefs submitted and overdue for those activities;
-- the goal target is the sum over the kinds that have a goal, pro-rated to the period (a quarterly goal
-  asked of one month is its share of the quarter); % achieved counts done up to each kind's target;
+- the goal target is the sum over the kinds that have a goal, pro-rated to the period (a monthly goal
+  asked of a quarter is three months' worth); % achieved counts done up to each kind's target;
   the status is the worst over the person's goals ("No goal" when none applies);
+- a goal whose own period is longer than the report's (a quarterly goal in a month's report) is not
+  judged there: it adds nothing to target, achieved, % or the status counts; a person with only such
+  goals reads "n/a" and the status "n/a (longer period)"; the last column names each such goal and the
+  period it is judged over (the report of that period judges it);
 - the rows stream from a server-side cursor: the page, the CSV, the XLSX and the PDF share them.
 """
 
@@ -34,6 +38,8 @@ from program.goals.progress import (
     PersonProgress,
     iter_progress,
 )
+
+NOT_JUDGED = "n/a"
 
 STATUS_VALUES = {v for v, _ in STATUS_CHOICES}
 ROLE_VALUES = {r.value for r in Role}
@@ -198,9 +204,14 @@ class Totals:
     target: int = 0
     achieved: int = 0
     statuses: Counter = field(default_factory=Counter)
+    with_longer: int = 0  # people with a goal over a longer period than the report's (not judged here)
+    longer_periods: set[Period] = field(default_factory=set)
 
     def add(self, person: PersonProgress) -> None:
         self.people += 1
+        if person.longer:
+            self.with_longer += 1
+            self.longer_periods.update(g.period for g in person.longer)
         for kind in KINDS:
             mine, ours = person.numbers[kind], self.kinds[kind]
             ours.booked += mine.booked
@@ -254,7 +265,8 @@ def header() -> list[str]:
     for kind in KINDS:
         label = KIND_LABELS[kind]
         cells += [f"{label} booked", f"{label} attended", f"{label} no-show"]
-    cells += ["Debriefs submitted", "Debriefs overdue", "Goal target", "Achieved", "% achieved", "Status"]
+    cells += ["Debriefs submitted", "Debriefs overdue", "Goal target", "Achieved", "% achieved", "Status",
+              "Goals over a longer period"]
     return cells
 
 
@@ -263,13 +275,15 @@ def person_cells(p: PersonProgress) -> list[object]:
     for kind in KINDS:
         n = p.numbers[kind]
         cells += [n.booked, n.attended, n.no_show]
+    blank = NOT_JUDGED if p.longer else ""
     cells += [
         p.debriefs_submitted,
         p.debriefs_overdue,
-        p.target if p.target is not None else "",
-        p.achieved if p.has_goal else "",
-        p.percent if p.percent is not None else "",
+        p.target if p.target is not None else blank,
+        p.achieved if p.has_goal else blank,
+        p.percent if p.percent is not None else blank,
         p.status_label,
+        "; ".join(g.describe for g in p.longer),
     ]
     return cells
 
@@ -287,6 +301,7 @@ def totals_cells(t: Totals, kind: str) -> list[object]:
         t.achieved if t.with_goal else "",
         t.percent if t.percent is not None else "",
         t.status_summary,
+        f"{t.with_longer} {'person' if t.with_longer == 1 else 'people'}" if t.with_longer else "",
     ]
     return cells
 

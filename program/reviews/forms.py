@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
+from program.activities.models import Activity
 from program.formutil import int_or_none, options, strip
-from program.reviews.models import ACTION_STATUS_CHOICES, FORMAT_CHOICES, RsvpAnswer
+from program.reviews.models import ACTION_STATUS_CHOICES, FORMAT_CHOICES, ActionItem, ReviewMeeting, RsvpAnswer
 from program.timeutil import all_timezones
+from program.validation import TandemForm, from_column
 
 PICK_MANY = "Hold Ctrl (or ⌘) to choose several."
 
@@ -23,16 +24,18 @@ class InviteeFields:
                                       description="Everyone active in sales or in marketing.")
 
 
-class MeetingForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired("Give the meeting a title."), Length(max=200)], filters=[strip])
+class MeetingForm(TandemForm):
+    saves_to = (Activity, ReviewMeeting)
+
+    title = StringField("Title", validators=[InputRequired("Give the meeting a title."), *from_column(Activity.title)], filters=[strip])
     format = SelectField("Format", choices=options([("", "—")] + FORMAT_CHOICES))
     day = DateField("Date", validators=[InputRequired("Give the date of the meeting.")])
     start = TimeField("Starts", validators=[InputRequired("Give the start time.")])
     end = TimeField("Ends", validators=[InputRequired("Give the end time.")])
     timezone = SelectField("Timezone of the meeting", choices=options((z, z) for z in all_timezones()))
-    location = StringField("Room or address", validators=[Length(max=300)], filters=[strip],
+    location = StringField("Room or address", validators=from_column(Activity.location), filters=[strip],
                            description="Leave empty for a video meeting.")
-    video_url = StringField("Video link", validators=[Length(max=500)], filters=[strip])
+    video_url = StringField("Video link", validators=from_column(Activity.video_url), filters=[strip])
     agenda = TextAreaField("Agenda", validators=[Optional(), Length(max=10000)],
                            description="Invitees see it in the invitation and on the meeting page.")
 
@@ -41,21 +44,25 @@ class NewMeetingForm(MeetingForm, InviteeFields):
     pass
 
 
-class InviteForm(FlaskForm, InviteeFields):
+class InviteForm(TandemForm, InviteeFields):
     pass
 
 
-class RsvpForm(FlaskForm):
+class RsvpForm(TandemForm):
     answer = HiddenField(validators=[AnyOf([a.value for a in RsvpAnswer], "Answer yes, no or maybe.")])
 
 
-class NotesForm(FlaskForm):
+class NotesForm(TandemForm):
+    saves_to = (ReviewMeeting,)
+
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=20000)], filters=[strip],
                           description="What was discussed and decided. Everyone who can see the meeting reads them.")
 
 
-class ActionItemForm(FlaskForm):
-    title = StringField("Action", validators=[InputRequired("Say what is to be done."), Length(max=300)], filters=[strip])
+class ActionItemForm(TandemForm):
+    saves_to = (ActionItem,)
+
+    title = StringField("Action", validators=[InputRequired("Say what is to be done."), *from_column(ActionItem.title)], filters=[strip])
     owner_id = SelectField("Owner", coerce=int_or_none, validate_choice=False)
     due_date = DateField("Due", validators=[InputRequired("Give a due date.")])
 
@@ -64,11 +71,11 @@ class ActionEditForm(ActionItemForm):
     status = SelectField("Status", choices=options(ACTION_STATUS_CHOICES))
 
 
-class ActionStatusForm(FlaskForm):
+class ActionStatusForm(TandemForm):
     status = HiddenField(validators=[AnyOf([v for v, _ in ACTION_STATUS_CHOICES])])
 
 
-class LeadDefinitionForm(FlaskForm):
+class LeadDefinitionForm(TandemForm):
     criteria = TextAreaField(
         "Criteria of a qualified lead",
         validators=[InputRequired("Write down the criteria of a qualified lead."), Length(max=10000)],
@@ -78,5 +85,5 @@ class LeadDefinitionForm(FlaskForm):
     effective_date = DateField("Applies from", validators=[InputRequired("Give the date from which it applies.")])
 
 
-class CancelMeetingForm(FlaskForm):
+class CancelMeetingForm(TandemForm):
     reason = TextAreaField("Reason (invitees see it)", validators=[Optional(), Length(max=1000)])

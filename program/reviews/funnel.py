@@ -67,12 +67,13 @@ from program.reviews.funnel_models import (
     PlaybackDeal,
 )
 from program.spreadsheet import neutralise
+from program.validation import CONTROL_CHARACTERS, column_length
 
 ONE_PP = Fraction(1, 100)
 MAX_STAGES = 12
 MAX_COUNT = 10**9
 MAX_AVG_VALUE_CENTS = 10**13  # 100 billion
-STAGE_NAME_MAX = 60
+STAGE_NAME_MAX = column_length(FunnelStage.name)
 MAX_DEAL_ROWS = 500
 STAGE_REASON_CATEGORIES = (CodeCategory.LOSS_REASON.value, CodeCategory.LEAD_QUALITY.value)
 FUNCTION_LABELS = {"sales": "Sales", "marketing": "Marketing"}
@@ -269,12 +270,11 @@ def parse_money(raw: str, field_name: str = "avg_deal_value") -> int:
         raise ValidationFailed(f"“{raw.strip()}” is not an amount.", field=field_name)
     if value < 0:
         raise ValidationFailed("The average deal value can't be negative.", field=field_name)
+    if value * 100 > MAX_AVG_VALUE_CENTS:  # before quantize, which can't give two decimals of a 30-digit number
+        raise ValidationFailed("That amount is larger than Tandem accepts.", field=field_name)
     if value != value.quantize(Decimal("0.01")):
         raise ValidationFailed("Give the amount to at most two decimals.", field=field_name)
-    cents = int(value * 100)
-    if cents > MAX_AVG_VALUE_CENTS:
-        raise ValidationFailed("That amount is larger than Tandem accepts.", field=field_name)
-    return cents
+    return int(value * 100)
 
 
 def _header_key(name: str) -> str:
@@ -314,6 +314,11 @@ def _csv_records(content: str, columns: Sequence[str], required: Sequence[str]) 
             if len(values) != len(keys):
                 problems.append(Problem(len(records), None,
                                         f"expected {len(keys)} values ({', '.join(keys)}), found {len(values)}.", f"Line {line}"))
+                records.append((line, {}))
+                continue
+            if any(CONTROL_CHARACTERS.search(v) for v in values):  # a NUL byte can't be stored in any text
+                problems.append(Problem(len(records), None, "a value contains a control character (such as a NUL byte); "
+                                        "remove it.", f"Line {line}"))
                 records.append((line, {}))
                 continue
             records.append((line, {k: v.strip() for k, v in zip(keys, values, strict=True)}))
@@ -364,12 +369,12 @@ def check_deal(name: str, segment: str, outcome: str, lead_source: str) -> tuple
     name, segment, lead_source = name.strip(), segment.strip(), lead_source.strip()
     if not name:
         problems.append(("name", "the deal name is missing."))
-    elif len(name) > 200:
-        problems.append(("name", "the deal name is longer than 200 characters."))
-    if len(segment) > 60:
-        problems.append(("segment", "the segment is longer than 60 characters."))
-    if len(lead_source) > 80:
-        problems.append(("lead_source", "the lead source is longer than 80 characters."))
+    elif len(name) > column_length(PlaybackDeal.name):
+        problems.append(("name", f"the deal name is longer than {column_length(PlaybackDeal.name)} characters."))
+    if len(segment) > column_length(PlaybackDeal.segment):
+        problems.append(("segment", f"the segment is longer than {column_length(PlaybackDeal.segment)} characters."))
+    if len(lead_source) > column_length(PlaybackDeal.lead_source):
+        problems.append(("lead_source", f"the lead source is longer than {column_length(PlaybackDeal.lead_source)} characters."))
     normal = normalise_outcome(outcome) if outcome.strip() else None
     if not outcome.strip():
         problems.append(("outcome", "the outcome is missing (won, lost or no decision)."))

@@ -6,7 +6,6 @@ so a form and a CSV upload get the same rules and the same words.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     FieldList,
@@ -23,36 +22,50 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from program.formutil import int_or_none, options, strip
-from program.reviews.funnel_models import DealOutcome, Effort
+from program.reviews.funnel_models import (
+    DealOutcome,
+    Effort,
+    FunnelIdea,
+    FunnelSnapshot,
+    FunnelStage,
+    PlaybackDeal,
+)
+from program.validation import TandemForm, from_column
 
 STAGE_ROWS_MIN = 8
 CSV_FILE_VALIDATORS = [FileRequired("Choose a CSV file."), FileAllowed(["csv", "txt"], "Upload a .csv file.")]
 
 
 class StageRowForm(Form):
-    """One stage of the funnel editor (a plain Form: the outer form carries the CSRF token)."""
+    """One stage of the funnel editor (a plain Form: the outer form carries the CSRF token and checks its input)."""
 
-    name = StringField("Stage", filters=[strip])
+    saves_to = (FunnelStage,)
+
+    name = StringField("Stage", validators=from_column(FunnelStage.name), filters=[strip])
     entering = StringField("Prospects entering", filters=[strip])
 
 
-class FunnelForm(FlaskForm):
-    period_label = StringField("Period", validators=[Length(max=80)], filters=[strip],
+class FunnelForm(TandemForm):
+    saves_to = (FunnelSnapshot,)
+
+    period_label = StringField("Period", validators=from_column(FunnelSnapshot.period_label), filters=[strip],
                                description="For example “Q3 2026” or “September”.")
     avg_deal_value = StringField("Average deal value", filters=[strip],
                                  description="Of a won deal, in your reporting currency, for example 24000 or 24,000.50.")
     stages = FieldList(FormField(StageRowForm), min_entries=STAGE_ROWS_MIN)
 
 
-class FunnelUploadForm(FlaskForm):
-    period_label = StringField("Period", validators=[Length(max=80)], filters=[strip])
+class FunnelUploadForm(TandemForm):
+    saves_to = (FunnelSnapshot,)
+
+    period_label = StringField("Period", validators=from_column(FunnelSnapshot.period_label), filters=[strip])
     avg_deal_value = StringField("Average deal value", filters=[strip],
                                  description="The CSV carries stages and counts; the value is given here.")
     file = FileField("CSV file", validators=CSV_FILE_VALIDATORS,
                      description="Header stage,entering — then one line per stage, in funnel order. UTF-8.")
 
 
-class StageReasonForm(FlaskForm):
+class StageReasonForm(TandemForm):
     stage_id = SelectField("Stage", coerce=int_or_none, validate_choice=False,
                            validators=[InputRequired("Choose a stage.")])
     reason_code_id = SelectField("Reason", coerce=int_or_none, validate_choice=False,
@@ -61,20 +74,22 @@ class StageReasonForm(FlaskForm):
                                                   NumberRange(min=1, message="At least one.")])
 
 
-class TeamsForm(FlaskForm):
-    seed = StringField("Seed (optional)", validators=[Optional(), Length(max=64)], filters=[strip],
+class TeamsForm(TandemForm):
+    seed = StringField("Seed (optional)", validators=[Optional(), *from_column(FunnelSnapshot.team_seed)], filters=[strip],
                        description="The same seed and attendees give the same teams. Leave empty for a fresh draw.")
 
 
-class SwapForm(FlaskForm):
+class SwapForm(TandemForm):
     user_a = SelectField("Swap", coerce=int_or_none, validate_choice=False, validators=[InputRequired("Choose a person.")])
     user_b = SelectField("with", coerce=int_or_none, validate_choice=False, validators=[InputRequired("Choose a person.")])
 
 
-class IdeaForm(FlaskForm):
+class IdeaForm(TandemForm):
+    saves_to = (FunnelIdea,)
+
     team_id = SelectField("Team", coerce=int_or_none, validate_choice=False)
     stage_id = SelectField("Stage", coerce=int_or_none, validate_choice=False, validators=[InputRequired("Choose a stage.")])
-    title = StringField("Idea", validators=[InputRequired("Say what the idea is."), Length(max=200)], filters=[strip])
+    title = StringField("Idea", validators=[InputRequired("Say what the idea is."), *from_column(FunnelIdea.title)], filters=[strip])
     lift = StringField("Expected lift (percentage points)", filters=[strip],
                        description="How much the stage's conversion rises: 2.5 means from 40 % to 42.5 %.")
     confidence = IntegerField("Confidence (%)", validators=[InputRequired("Give a confidence from 0 to 100."),
@@ -83,19 +98,21 @@ class IdeaForm(FlaskForm):
                          default=Effort.M.value)
 
 
-class DealForm(FlaskForm):
-    name = StringField("Deal", validators=[InputRequired("Name the deal."), Length(max=200)], filters=[strip])
-    segment = StringField("Segment", validators=[Length(max=60)], filters=[strip])
+class DealForm(TandemForm):
+    saves_to = (PlaybackDeal,)
+
+    name = StringField("Deal", validators=[InputRequired("Name the deal."), *from_column(PlaybackDeal.name)], filters=[strip])
+    segment = StringField("Segment", validators=from_column(PlaybackDeal.segment), filters=[strip])
     outcome = SelectField("Outcome", choices=options([(o.value, o.label) for o in DealOutcome]))
-    lead_source = StringField("Lead source", validators=[Length(max=80)], filters=[strip])
+    lead_source = StringField("Lead source", validators=from_column(PlaybackDeal.lead_source), filters=[strip])
 
 
-class DealUploadForm(FlaskForm):
+class DealUploadForm(TandemForm):
     file = FileField("CSV file", validators=CSV_FILE_VALIDATORS,
                      description="Header deal,segment,outcome,lead_source; outcome is won, lost or no decision. UTF-8.")
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(TandemForm):
     lead_quality = RadioField(
         "Lead quality",
         coerce=int_or_none,
@@ -108,5 +125,5 @@ class FeedbackForm(FlaskForm):
     note = TextAreaField("Notes", validators=[Optional(), Length(max=2000)], filters=[strip])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TandemForm):
     """An empty form: a POST with a CSRF token, for deletions."""

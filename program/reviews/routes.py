@@ -35,6 +35,7 @@ from program.reviews.forms import (
 )
 from program.reviews.models import FORMAT_CHOICES, ActionStatus, LeadDefinition, MeetingFormat, RsvpAnswer
 from program.timeutil import utcnow
+from program.validation import refuse_unstorable
 from program.web import apply_errors, page_args, save_form
 
 bp = Blueprint("reviews", __name__, url_prefix="/meetings")
@@ -162,6 +163,7 @@ def new():
     if form.is_submitted():
         form.validate()
         try:
+            refuse_unstorable(form)
             activity = services.schedule_meeting(
                 current_user,
                 _meeting_data(form),
@@ -377,6 +379,7 @@ def invite(activity_id: int):
     _fill_invitees(form)
     form.validate()
     try:
+        refuse_unstorable(form)
         invited = services.invite(
             activity,
             current_user,
@@ -426,6 +429,7 @@ def notes(activity_id: int):
     form = NotesForm()
     form.validate()
     try:
+        refuse_unstorable(form)
         services.update_notes(current_user, activity, form.notes.data or "", utcnow())
         if form.errors:
             raise DomainError("Please correct the marked fields.")
@@ -451,6 +455,7 @@ def add_action(activity_id: int):
     _fill_owners(form, activity)
     form.validate()
     try:
+        refuse_unstorable(form)
         services.add_action(activity, current_user, _action_data(form), utcnow())
         if form.errors:
             raise DomainError("Please correct the marked fields.")
@@ -529,6 +534,7 @@ def record_definition(activity_id: int):
     form = LeadDefinitionForm()
     form.validate()
     try:
+        refuse_unstorable(form)
         defn = services.record_lead_definition(
             current_user, form.criteria.data or "", form.effective_date.data, utcnow(), activity
         )
@@ -556,6 +562,7 @@ def lead_definitions():
             abort(404)
         form.validate()
         try:
+            refuse_unstorable(form)
             defn = services.record_lead_definition(current_user, form.criteria.data or "", form.effective_date.data, now)
             if form.errors:
                 raise DomainError("Please correct the marked fields.")

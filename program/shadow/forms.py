@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from program.formutil import int_or_none, options
+from program.validation import TandemForm
 
 
-class ProposeForm(FlaskForm):
+class ProposeForm(TandemForm):
     sales_leader_id = SelectField("Sales leader", coerce=int_or_none, validate_choice=False)
     marketing_leader_id = SelectField("Marketing leader", coerce=int_or_none, validate_choice=False)
     sales_day = DateField("Day in sales (the marketing leader visits)", validators=[InputRequired("Choose a date.")])
@@ -17,30 +17,30 @@ class ProposeForm(FlaskForm):
     note = TextAreaField("Note to the partner", validators=[Optional(), Length(max=2000)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(TandemForm):
     answer = HiddenField(validators=[AnyOf(["accept", "decline"])])
     reason = TextAreaField("Reason for declining", validators=[Optional(), Length(max=2000)])
 
 
-class AgendaForm(FlaskForm):
+class AgendaForm(TandemForm):
     agenda = TextAreaField("Agenda", validators=[Optional(), Length(max=10_000)],
                            description="Meetings to sit in on, calls to join, people to meet.")
 
 
-class DateChangeForm(FlaskForm):
+class DateChangeForm(TandemForm):
     new_date = DateField("New date", validators=[InputRequired("Choose a date.")])
 
 
-class DateAnswerForm(FlaskForm):
+class DateAnswerForm(TandemForm):
     answer = HiddenField(validators=[AnyOf(["confirm", "reject"])])
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(TandemForm):
     status = SelectField("Status", choices=options([("open", "Open"), ("done", "Done"), ("dropped", "Dropped")]))
     done_on = DateField("Done on", validators=[Optional()])
     evidence = TextAreaField("Evidence", validators=[Optional(), Length(max=2000)])
     drop_reason = TextAreaField("Reason for dropping", validators=[Optional(), Length(max=2000)])
 
 
-class CancelPairingForm(FlaskForm):
+class CancelPairingForm(TandemForm):
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=1000)])

@@ -31,6 +31,7 @@ from program.shadow.forms import (
 from program.shadow.models import DateChange, FollowUp, PairingStatus, ShadowPairing
 from program.shadow.permissions import can_propose, can_view_pairing
 from program.timeutil import UTC, utcnow
+from program.validation import refuse_unstorable
 from program.web import apply_errors, page_args
 
 bp = Blueprint("shadow", __name__, url_prefix="/shadow-days")
@@ -79,7 +80,7 @@ def index():
         "shadow/index.html", pagination=pagination, f=f, statuses=list(PairingStatus),
         departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
         suggestions=suggestions, can_propose=can_propose(current_user),
-        everyone=current_user.role in (Role.HR.value, Role.ADMIN.value),
+        everyone=current_user.role in (Role.HR.value, Role.ADMIN.value), repeat_months=services.repeat_months(),
     )
 
 
@@ -117,6 +118,7 @@ def new():
     if form.is_submitted():
         form.validate()
         try:
+            refuse_unstorable(form)
             pairing = services.propose_pairing(
                 current_user,
                 db.session.get(User, form.sales_leader_id.data) if form.sales_leader_id.data else None,
@@ -250,6 +252,7 @@ def propose_date(pairing_id: int, activity_id: int):
     form = DateChangeForm()
     form.validate_on_submit()
     try:
+        refuse_unstorable(form)
         if form.errors:
             raise DomainError("Choose a date.", field="new_date")
         services.propose_date_change(day, current_user, form.new_date.data, utcnow())
@@ -290,6 +293,7 @@ def follow_up(pairing_id: int, follow_up_id: int):
     form = FollowUpForm(prefix=f"fu{fu.id}")
     form.validate_on_submit()
     try:
+        refuse_unstorable(form)
         if form.done_on.errors:
             raise DomainError("Give the date as YYYY-MM-DD.", field="done_on")
         services.update_follow_up(fu, current_user, form.status.data, form.done_on.data, form.evidence.data or "",

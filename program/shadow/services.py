@@ -4,6 +4,7 @@ attendance and the debrief (due 7 days later) work as for every other kind."""
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,9 +38,18 @@ register_kind(
 
 
 def repeat_months() -> int:
+    """SHADOW_REPEAT_MONTHS (config, from the environment; 12 by default)."""
     if has_app_context():
         return int(current_app.config.get("SHADOW_REPEAT_MONTHS", 12))
     return 12
+
+
+def repeat_since(now: datetime) -> datetime:
+    """The start of the no-repeat window: ``now`` minus SHADOW_REPEAT_MONTHS calendar months (the day is
+    clamped to the month's end, so 31 May minus 3 months is 28 or 29 February)."""
+    year, month0 = divmod(now.year * 12 + now.month - 1 - repeat_months(), 12)
+    day = min(now.day, calendar.monthrange(year, month0 + 1)[1])
+    return now.replace(year=year, month=month0 + 1, day=day)
 
 
 def is_leader(user: User, function: str) -> bool:
@@ -88,7 +98,7 @@ def suggest_partners(leader: User, now: datetime) -> list[tuple[User, int]]:
         select(getattr(ShadowPairing, theirs), func.count(ShadowPairing.id))
         .where(ShadowPairing.status.in_(LIVE)).group_by(getattr(ShadowPairing, theirs))
     ).all())
-    since = now - timedelta(days=30 * repeat_months())
+    since = repeat_since(now)
     recent = {pid for pid, at in history if at >= since}
     out = [(u, totals.get(u.id, 0)) for u in candidates if u.id not in recent and not in_reporting_line(leader, u)]
     return sorted(out, key=lambda pair: (pair[1], pair[0].name))
@@ -134,7 +144,7 @@ def propose_pairing(
         raise NotAllowed("Leaders propose pairings for themselves; HR and admins for anyone.")
     if in_reporting_line(sales_leader, marketing_leader):
         errors["marketing_leader_id"] = "These two are in the same reporting line; choose someone else."
-    since = now - timedelta(days=30 * repeat_months())
+    since = repeat_since(now)
     if _pairings_between(sales_leader.id, marketing_leader.id, since):
         errors["marketing_leader_id"] = f"These two were paired in the last {repeat_months()} months."
     errors.update(_check_date(sales_day, sales_leader, now, "sales_day"))

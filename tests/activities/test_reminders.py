@@ -40,8 +40,8 @@ def test_cli_is_idempotent(app, make, now):
     assert "activity reminders (24 hours before): 1" in first.output
     assert "activity reminders (24 hours before): 0" in second.output
     reminders = db.session.scalars(
-        db.select(OutboxMessage).where(OutboxMessage.to == "cli@example.com", OutboxMessage.subject.like("Tomorrow:%"))
-    ).all()
+        db.select(OutboxMessage).where(OutboxMessage.to == "cli@example.com", OutboxMessage.subject.like("Today:%"))
+    ).all()  # the call is at 20:00 the same (London) day
     assert len(reminders) == 1
 
 

@@ -112,7 +112,7 @@ def test_search_is_case_insensitive_literal_and_every_word(login, make, now):
     a = learned(make, "Pricing pages confuse SMB buyers.", segment="SMB")
     b = learned(make, "Enterprise buyers ask for SSO first.", segment="Enterprise")
     c = shadow_day_learning(make, "Only 10% of leads_reach sales.", at=now - timedelta(hours=2))
-    client = login(make.user())
+    client = login(make.user(role="leader"))  # shadow-day learnings are shared with leaders (issue 10, 13)
 
     def ids(query: str) -> set[int]:
         html = client.get(f"/learnings?{query}").get_data(as_text=True)
@@ -133,7 +133,7 @@ def test_filters_kind_segment_department(login, make, now):
     smb = learned(make, "SMB learning", segment="SMB", rider=make.user(department="Product"))
     ent = learned(make, "Enterprise learning", segment="Enterprise")
     shadow = shadow_day_learning(make, "Shadow learning", at=now - timedelta(hours=2))
-    client = login(make.user())
+    client = login(make.user(role="leader"))  # shadow-day learnings are shared with leaders (issue 10, 13)
     product = smb.author.department_id
 
     def texts(query: str) -> set[str]:

@@ -79,7 +79,10 @@ def test_draft_comes_back_and_submit_locks_after_48h(make, login, app, now):
     assert b"Unknown / other" in codes
     from program.debriefs.models import ReasonCode
 
-    code = db.session.scalar(db.select(ReasonCode).where(ReasonCode.label == "Price"))
+    # "Price" is both an objection and a loss reason: name the category, or the database picks either.
+    code = db.session.execute(
+        db.select(ReasonCode).where(ReasonCode.label == "Price", ReasonCode.category == qs["objections"].code_category)
+    ).scalar_one()
     done = c.post(f"/debriefs/task/{task.id}", data={
         f"q_{qs['learned'].id}": "A whole thought", f"q_{qs['lead_quality'].id}": "3",
         f"q_{qs['why_buy'].id}_codes": "other", f"q_{qs['why_buy'].id}_other": "Board pressure",

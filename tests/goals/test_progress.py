@@ -232,11 +232,14 @@ def test_an_activity_near_midnight_falls_in_the_viewers_month(make, now):
     assert booked("Europe/Berlin", "2026-12") == 1
 
 
-def test_a_quarterly_goal_in_a_monthly_report_is_its_share(make, now):
+def test_a_quarterly_goal_is_judged_over_its_quarter_not_a_month(make, now):
     m = veteran(make.marketer())
     goal(target=6, period="quarter", department=m.department)
     people = list(iter_progress([User.id == m.id], now, TZ, Period.parse("2026-11")))
-    assert people[0].goals[0].target == 2  # 6 × 30/92 = 1.96
+    assert people[0].goals == [] and people[0].status_key == "longer_period"  # not a share of the quarter
+    assert [g.period.key for g in people[0].longer] == ["2026-Q4"]
+    people = list(iter_progress([User.id == m.id], now, TZ, Period.parse("2026-Q4")))
+    assert people[0].goals[0].target == 6 and not people[0].longer
     people = list(iter_progress([User.id == m.id], now, TZ, Period.parse("2026")))
     assert people[0].goals[0].target == 24  # four quarters; the period is not over: line ⌊6 × 3 + 6 × 53/92⌋
     assert people[0].goals[0].line == 21
