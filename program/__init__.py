@@ -29,7 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=False)
     register_config(app, overrides)
     register_extensions(app)
-    register_blueprints(app)
+    register_domains(app)
     register_errors(app)
     register_input_checks(app)
     register_template_helpers(app)
@@ -101,36 +101,20 @@ def register_extensions(app: Flask) -> None:
         return user
 
 
-def register_blueprints(app: Flask) -> None:
-    from program import home
-    from program.accounts import admin_routes
-    from program.accounts import routes as account_routes
-    from program.activities import routes as activity_routes
-    from program.calendar import routes as calendar_routes
-    from program.debriefs import admin_routes as debrief_admin_routes
-    from program.debriefs import contest_routes, insight_routes
-    from program.debriefs import routes as debrief_routes
-    from program.notify import activity_mail, debrief_mail, reminders, shadow_mail  # noqa: F401  (subscribers, cron)
-    from program.rides import routes as ride_routes
+# The domains, lowest layer first. Each one's ``init_app`` wires everything it owns: blueprints, its kind,
+# signal subscriptions, scheduled jobs, CLI commands, template helpers. Nothing registers itself on import.
+DOMAIN_NAMES = ("accounts", "activities", "calendar", "debriefs", "rides", "shadow", "reviews", "goals", "reports")
 
+
+def register_domains(app: Flask) -> None:
+    from importlib import import_module
+
+    from program import home, jobs
+
+    jobs.init_app(app)
+    for name in DOMAIN_NAMES:
+        import_module(f"program.{name}").init_app(app)
     app.register_blueprint(home.bp)
-    app.register_blueprint(account_routes.bp)
-    app.register_blueprint(admin_routes.bp)
-    app.register_blueprint(activity_routes.bp)
-    app.register_blueprint(ride_routes.bp)
-    app.register_blueprint(calendar_routes.bp)
-    app.register_blueprint(debrief_routes.bp)
-    app.register_blueprint(debrief_admin_routes.bp)
-    app.register_blueprint(insight_routes.bp)
-    app.register_blueprint(contest_routes.bp)
-    from program.goals import routes as goal_routes
-    from program.reports import routes as report_routes
-    from program.reviews import funnel_routes
-    from program.reviews import routes as review_routes
-    from program.shadow import routes as shadow_routes
-
-    for module in (shadow_routes, review_routes, funnel_routes, goal_routes, report_routes):
-        app.register_blueprint(module.bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""Command-line tasks: ``flask seed-demo`` (and, as domains land, reminders and digests)."""
+"""``flask seed-demo``. (Each domain registers its own commands in its ``init_app``; ``send-reminders`` is
+the base job engine's.)"""
 
 from __future__ import annotations
 
@@ -25,25 +26,6 @@ def register(app: Flask) -> None:
         click.echo("Demo logins (password: demo-password):")
         for email in DEMO_LOGINS:
             click.echo(f"  {email}")
-
-
-    @app.cli.command("send-reminders")
-    def send_reminders_command() -> None:
-        """Send due reminders and pass on expired offers. Idempotent: safe from cron every few minutes."""
-        from program.notify.reminders import run_all
-        from program.timeutil import utcnow
-
-        results = run_all(utcnow())
-        db.session.commit()
-        for name, count in results:
-            click.echo(f"{name}: {count}")
-
-
-    from program.notify.digest import register_digest_cli
-    from program.reports.jobs import register_export_cli
-
-    register_digest_cli(app)  # flask send-digests
-    register_export_cli(app)  # flask run-export-jobs
 
 
 DEMO_LOGINS = [

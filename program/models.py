@@ -13,7 +13,7 @@ from program.accounts.models import (  # noqa: F401
     Team,
     User,
 )
-from program.activities.models import Activity, Participation, ParticipationEvent, SentNotice  # noqa: F401
+from program.activities.models import Activity, Participation, ParticipationEvent  # noqa: F401
 from program.calendar.models import CalendarFeed  # noqa: F401
 from program.debriefs.models import (  # noqa: F401
     Answer,
@@ -27,5 +27,6 @@ from program.debriefs.models import (  # noqa: F401
     ReasonCode,
     Tactic,
 )
-from program.notify.models import OutboxMessage  # noqa: F401
+from program.jobs import SentNotice  # noqa: F401
+from program.mail.models import OutboxMessage  # noqa: F401
 from program.rides.models import RideAlongCall  # noqa: F401

@@ -1,11 +1,18 @@
-"""Small helpers shared by the blueprints: role guards, form error mapping, list parameters."""
+"""Small helpers shared by the blueprints: role guards, the two route idioms (``save_form`` for a form page,
+``run_post`` for a one-button action), ``ConfirmForm``, signed tokens, form error mapping, list parameters."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, current_app, flash, request
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from program.validation import TandemForm
 
 from program.errors import DomainError
 from program.validation import refuse_unstorable
@@ -77,3 +84,42 @@ def save_form(form, action):
         apply_errors(form, exc)
         return False, None
     return True, result
+
+
+class ConfirmForm(TandemForm):
+    """A form with nothing but its CSRF token: every one-button POST (cancel, retire, delete, sign off)."""
+
+
+def run_post(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None,
+             category: str = "success") -> tuple[bool, Any]:
+    """The one-button POST idiom: run one service, commit once, flash the outcome; on a DomainError roll back
+    and flash its message instead. ``success`` is the message (or a function of the service's result).
+    Returns (done, result); the route then redirects (POST/redirect/GET)."""
+    from program.extensions import db
+
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False, None
+    message = success(result) if callable(success) else success
+    if message:
+        flash(message, category)
+    return True, result
+
+
+def sign_token(purpose: str, data: dict) -> str:
+    """A URL-safe token carrying ``data``, signed with SECRET_KEY for one purpose (the salt): offer links,
+    RSVP links. It proves where it came from; what it names must still be checked when it is used."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"tandem-{purpose}").dumps(data)
+
+
+def read_token(purpose: str, token: str) -> dict | None:
+    """The data of a token made by ``sign_token`` for the same purpose, or None if it was not."""
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"tandem-{purpose}").loads(token)
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) else None

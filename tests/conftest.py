@@ -125,14 +125,17 @@ def _empty_all_tables() -> None:
         if sequences:
             db.session.execute(text("; ".join(f'ALTER SEQUENCE "{name}" RESTART' for name in sequences)))
     else:
-        # The pragma only takes effect outside a transaction: off, delete, commit, then on again.
+        # The pragma only takes effect outside a transaction: off, delete, commit, then on again — all on one
+        # connection (through the session, a commit may hand back a different pooled connection, and one left
+        # with foreign keys off would make a later test's cascade silently do nothing).
         db.session.commit()
-        db.session.execute(text("PRAGMA foreign_keys=OFF"))
-        for table in tables:
-            db.session.execute(table.delete())
-        db.session.commit()
-        db.session.execute(text("PRAGMA foreign_keys=ON"))
-        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in tables:
+                conn.execute(table.delete())
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     db.session.commit()
 
 

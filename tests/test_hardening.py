@@ -8,7 +8,7 @@ import re
 from program.activities import services as core
 from program.activities.models import Participation, State
 from program.extensions import db
-from program.notify.services import OutgoingEmail, build_message, queue_email
+from program.mail.services import OutgoingEmail, build_message, queue_email
 from tests.conftest import body_text
 
 
@@ -22,11 +22,11 @@ def test_reset_link_ignores_a_forged_host_header(client, make_user, mail):
 
 
 def test_mail_waits_for_the_outermost_transaction(app, mail):
-    queue_email("a@example.com", "password_reset", "Savepoint then rollback", user=None, link="x", hours=1)
+    queue_email("a@example.com", "accounts/password_reset", "Savepoint then rollback", user=None, link="x", hours=1)
     with db.session.begin_nested():
         pass  # a released savepoint is not the commit
     db.session.rollback()
-    queue_email("b@example.com", "password_reset", "Rolled-back savepoint then commit", user=None, link="x", hours=1)
+    queue_email("b@example.com", "accounts/password_reset", "Rolled-back savepoint then commit", user=None, link="x", hours=1)
     try:
         with db.session.begin_nested():
             raise ValueError

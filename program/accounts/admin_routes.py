@@ -13,7 +13,7 @@ from program.accounts.models import ROLE_CHOICES, Department, PeopleImport, Role
 from program.errors import DomainError
 from program.extensions import db
 from program.formutil import options
-from program.notify.models import OutboxMessage
+from program.mail.models import OutboxMessage
 from program.timeutil import utcnow
 from program.web import apply_errors, page_args, roles_required
 

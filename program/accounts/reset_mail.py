@@ -33,7 +33,7 @@ def send_reset_link_later(email: str, now: datetime) -> threading.Thread:
 
 def _send_reset_link(app: Flask, email: str, now: datetime) -> None:
     from program.accounts import services
-    from program.notify.services import queue_email
+    from program.mail.services import queue_email
     from program.web import absolute_url
 
     with app.app_context():
@@ -43,7 +43,7 @@ def _send_reset_link(app: Flask, email: str, now: datetime) -> None:
                 user, raw = found
                 queue_email(
                     user.email,
-                    "password_reset",
+                    "accounts/password_reset",
                     "Reset your Tandem password",
                     user=user,
                     link=absolute_url("accounts.reset_password", token=raw),

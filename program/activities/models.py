@@ -166,13 +166,3 @@ class ParticipationEvent(db.Model):
 
     participation: Mapped[Participation] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
-
-
-class SentNotice(db.Model):
-    """One row per reminder or notice sent by a cron job; the unique key makes the job idempotent."""
-
-    __tablename__ = "sent_notice"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -15,7 +15,7 @@ from program.activities.kinds import kind_info, summary_for
 from program.activities.models import Activity, Participation, State
 from program.activities.signals import activity_changed, participation_changed
 from program.calendar.ics import Attendee, attendee_sequence, invite_ics
-from program.notify.services import queue_email
+from program.mail.services import queue_email
 from program.web import absolute_url
 
 SEAT = (State.BOOKED.value, State.OFFERED.value)
@@ -81,15 +81,15 @@ def _send(p: Participation, template: str, subject: str, method: str | None, now
 def on_participation_changed(p: Participation, old_state, new_state, actor, now, note, **_):
     summary = summary_for(p.activity, p.user)
     if new_state == State.BOOKED.value and old_state != State.BOOKED.value:
-        _send(p, "activity_booked", f"Booked: {summary}", "REQUEST", now)
+        _send(p, "activities/booked", f"Booked: {summary}", "REQUEST", now)
     elif new_state == State.WAITLISTED.value and old_state != State.WAITLISTED.value:
         from program.activities.services import waitlist_position
 
-        _send(p, "activity_waitlisted", f"On the waitlist: {summary}", None, now, position=waitlist_position(p))
+        _send(p, "activities/waitlisted", f"On the waitlist: {summary}", None, now, position=waitlist_position(p))
     elif new_state == State.OFFERED.value:
         _send(
             p,
-            "activity_offer",
+            "activities/offer",
             f"A seat is free for you: {summary}",
             None,
             now,
@@ -97,14 +97,14 @@ def on_participation_changed(p: Participation, old_state, new_state, actor, now,
             expires_at=p.offer_expires_at,
         )
     elif new_state == State.CANCELLED_BY_USER.value and old_state in SEAT:
-        _send(p, "activity_cancelled_by_you", f"Cancelled: {summary}", "CANCEL", now)
+        _send(p, "activities/cancelled_by_you", f"Cancelled: {summary}", "CANCEL", now)
     elif new_state == State.DECLINED.value and note == "offer expired":
-        _send(p, "activity_offer_expired", f"Offer expired: {summary}", None, now)
+        _send(p, "activities/offer_expired", f"Offer expired: {summary}", None, now)
     elif new_state == State.CANCELLED_BY_HOST.value and (old_state in SEAT or old_state == State.WAITLISTED.value):
         # (invitees without a seat, e.g. to meetings, hear from their kind's own mail)
         _send(
             p,
-            "activity_cancelled_by_host",
+            "activities/cancelled_by_host",
             f"{'Late cancellation' if p.activity.late_cancellation else 'Cancelled'}: {summary}",
             "CANCEL" if old_state in SEAT else None,
             now,
@@ -117,4 +117,4 @@ def on_activity_changed(activity: Activity, change, actor, now, affected, **_):
     if change in ("rescheduled", "updated"):
         for p in affected:
             if p.state in SEAT:
-                _send(p, "activity_updated", f"Updated: {summary_for(activity, p.user)}", "REQUEST", now, change=change)
+                _send(p, "activities/updated", f"Updated: {summary_for(activity, p.user)}", "REQUEST", now, change=change)

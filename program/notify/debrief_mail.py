@@ -13,8 +13,9 @@ from program.activities.models import Activity
 from program.debriefs.models import DebriefTask
 from program.debriefs.signals import task_created
 from program.extensions import db
-from program.notify.reminders import claim, reminder_job
-from program.notify.services import queue_email
+from program.jobs import claim
+from program.mail.services import queue_email
+from program.notify.reminders import reminder_job
 from program.web import absolute_url
 
 
@@ -35,7 +36,7 @@ def _send(task: DebriefTask, template: str, subject: str, cc: list[str] | None =
 
 @task_created.connect
 def on_task_created(task: DebriefTask, now, **_):
-    _send(task, "debrief_task", "Debrief due")
+    _send(task, "debriefs/task", "Debrief due")
 
 
 def reminder_stage(due_at: datetime, now: datetime, tz: str) -> str | None:
@@ -69,16 +70,16 @@ def remind_debriefs(now: datetime) -> int:
             manager = task.user.manager
             zone = ZoneInfo(tz)
             days_late = max((now.astimezone(zone).date() - task.due_at.astimezone(zone).date()).days, 1)
-            _send(task, "debrief_overdue", "Overdue debrief", cc=[manager.email] if manager and manager.active else [],
+            _send(task, "debriefs/overdue", "Overdue debrief", cc=[manager.email] if manager and manager.active else [],
                   weeks=week, days_late=days_late)
         elif stage == "due-day":
             if not claim(f"debrief:{task.id}:due-day", now):
                 continue
-            _send(task, "debrief_reminder", "Debrief due today", when="today")
+            _send(task, "debriefs/reminder", "Debrief due today", when="today")
         elif stage == "before":
             if not claim(f"debrief:{task.id}:before", now):
                 continue
-            _send(task, "debrief_reminder", "Debrief due tomorrow", when="tomorrow")
+            _send(task, "debriefs/reminder", "Debrief due tomorrow", when="tomorrow")
         else:
             continue
         sent += 1

@@ -23,8 +23,8 @@ from program.extensions import db
 from program.goals.periods import local_bounds, local_today
 from program.goals.progress import KIND_LABELS, KINDS, PersonProgress, people_numbers
 from program.goals.services import TeamSummary, team_summary, team_where
-from program.notify.reminders import claim
-from program.notify.services import queue_email
+from program.jobs import claim
+from program.mail.services import queue_email
 from program.web import absolute_url
 
 
@@ -134,7 +134,7 @@ def send_digests(now: datetime) -> int:
             continue
         queue_email(
             manager.email,
-            "digest",
+            "goals/digest",
             f"Your team's participation: week to {digest.last_day}",
             person=manager,
             digest=digest,

@@ -21,8 +21,9 @@ from program.activities.models import Activity, ActivityKind, ActivityStatus, Pa
 from program.activities.signals import activity_changed, participation_changed
 from program.calendar.ics import Attendee, attendee_sequence, invite_ics
 from program.extensions import db
-from program.notify.reminders import claim, reminder_job
-from program.notify.services import queue_email
+from program.jobs import claim
+from program.mail.services import queue_email
+from program.notify.reminders import reminder_job
 from program.reviews.models import ActionItem, ActionStatus, RsvpAnswer
 from program.reviews.services import today_for
 from program.web import absolute_url
@@ -106,11 +107,11 @@ def on_meeting_participation(p: Participation, old_state, new_state, actor, now,
         return
     invited_by_someone = actor is None or actor.id != p.user_id  # an invitee's own "maybe" is not an invitation
     if new_state == State.INVITED.value and old_state != State.INVITED.value and invited_by_someone:
-        _send(p, "meeting_invitation", f"Invitation: {summary_for(activity, p.user)}", "REQUEST", now,
+        _send(p, "reviews/invitation", f"Invitation: {summary_for(activity, p.user)}", "REQUEST", now,
               links=rsvp_links(p), inviter=actor)
     elif new_state == State.CANCELLED_BY_HOST.value and old_state == State.INVITED.value:
         # The core's mail covers people who had said yes; the invitation is in everyone else's calendar too.
-        _send(p, "meeting_cancelled", f"Cancelled: {summary_for(activity, p.user)}", "CANCEL", now)
+        _send(p, "reviews/cancelled", f"Cancelled: {summary_for(activity, p.user)}", "CANCEL", now)
 
 
 @activity_changed.connect
@@ -119,7 +120,7 @@ def on_meeting_changed(activity: Activity, change, actor, now, affected, **_):
         return
     for p in activity.participations:
         if p.state == State.INVITED.value:  # booked ones get the core's update
-            _send(p, "meeting_updated", f"Updated: {summary_for(activity, p.user)}", "REQUEST", now,
+            _send(p, "reviews/updated", f"Updated: {summary_for(activity, p.user)}", "REQUEST", now,
                   change=change, links=rsvp_links(p))
 
 
@@ -160,7 +161,7 @@ def remind_action_items(now: datetime) -> int:
         subject = {"overdue": "Overdue action", "today": "Action due today", "tomorrow": "Action due tomorrow"}[when]
         queue_email(
             owner.email,
-            "meeting_action_reminder",
+            "reviews/action_reminder",
             f"{subject}: {item.title}",
             person=owner,
             item=item,

@@ -6,44 +6,37 @@ running the command twice (or from two hosts at once) never sends the same notic
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from program.activities.kinds import summary_for
-from program.activities.models import Activity, ActivityStatus, Participation, SentNotice, State
+from program.activities.models import Activity, ActivityStatus, Participation, State
 from program.extensions import db
+from program.jobs import claim, register_job
+from program.mail.services import queue_email
 from program.notify.activity_mail import activity_url
-from program.notify.services import queue_email
 
-ReminderJob = Callable[[datetime], int]
-_JOBS: list[tuple[str, ReminderJob]] = []
+
+def _expire_offers(now: datetime) -> int:
+    from program.activities.services import expire_offers
+
+    return expire_offers(now)
+
+
+register_job("expired offers passed on", _expire_offers)
 
 
 def reminder_job(name: str):
-    """Register a job for ``flask send-reminders`` (later domains add theirs: debriefs, actions)."""
+    """(Transitional) register a job with the base job registry."""
 
-    def decorator(fn: ReminderJob) -> ReminderJob:
-        _JOBS.append((name, fn))
+    def decorator(fn):
+        register_job(name, fn)
         return fn
 
     return decorator
-
-
-def claim(key: str, now: datetime) -> bool:
-    """Record that the notice ``key`` is being sent; False when it was sent before."""
-    if db.session.scalar(select(SentNotice.id).where(SentNotice.key == key)) is not None:
-        return False
-    try:
-        with db.session.begin_nested():
-            db.session.add(SentNotice(key=key, sent_at=now))
-    except IntegrityError:
-        return False
-    return True
 
 
 def day_word(starts_at: datetime, now: datetime, tz: str) -> str:
@@ -78,7 +71,7 @@ def remind_upcoming(now: datetime) -> int:
         summary = summary_for(activity, p.user)
         queue_email(
             p.user.email,
-            "activity_reminder",
+            "activities/reminder",
             f"{day_word(activity.starts_at, now, p.user.timezone)}: {summary}",
             person=p.user,
             activity=activity,
@@ -88,12 +81,3 @@ def remind_upcoming(now: datetime) -> int:
         )
         sent += 1
     return sent
-
-
-def run_all(now: datetime) -> list[tuple[str, int]]:
-    from program.activities.services import expire_offers
-
-    results = [("expired offers passed on", expire_offers(now))]
-    for name, job in _JOBS:
-        results.append((name, job(now)))
-    return results

@@ -11,15 +11,16 @@ from sqlalchemy.orm import joinedload
 from program.activities.models import Activity, Participation
 from program.extensions import db
 from program.filters import localtime
-from program.notify.reminders import claim, reminder_job
-from program.notify.services import queue_email
+from program.jobs import claim
+from program.mail.services import queue_email
+from program.notify.reminders import reminder_job
 from program.shadow.models import FollowUp, ShadowPairing
 from program.shadow.signals import pairing_changed
 from program.web import absolute_url
 
 
 def _notice(to, subject: str, lines: list[str], pairing: ShadowPairing) -> None:
-    queue_email(to.email, "shadow_notice", subject, person=to, lines=lines,
+    queue_email(to.email, "shadow/notice", subject, person=to, lines=lines,
                 url=absolute_url("shadow.pairing", pairing_id=pairing.id))
 
 

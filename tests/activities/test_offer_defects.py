@@ -12,7 +12,7 @@ from program.activities import services as core
 from program.activities.models import Participation, State
 from program.extensions import db
 from program.filters import localtime
-from program.notify.services import queue_email
+from program.mail.services import queue_email
 from tests.conftest import body_text
 
 
@@ -66,7 +66,7 @@ SUBJECTS = [
 
 def test_subjects_arrive_exactly_and_fold_after_words(app, mail):
     for n, subject in enumerate(SUBJECTS):
-        queue_email(f"s{n}@example.com", "password_reset", subject, user=None, link="http://tandem.test/x", hours=1)
+        queue_email(f"s{n}@example.com", "accounts/password_reset", subject, user=None, link="http://tandem.test/x", hours=1)
     db.session.commit()
     for n, subject in enumerate(SUBJECTS):
         mail.wait_for(f"s{n}@example.com")

@@ -7,8 +7,8 @@ from datetime import timedelta
 from program.activities import services as core
 from program.activities.models import State
 from program.extensions import db
-from program.notify.models import OutboxMessage
-from program.notify.reminders import run_all
+from program.jobs import run_all
+from program.mail.models import OutboxMessage
 
 
 def test_reminder_sent_once_24_hours_before(make, now, mail):

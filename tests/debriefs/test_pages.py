@@ -8,7 +8,7 @@ import pytest
 
 from program.debriefs.models import Debrief
 from program.extensions import db
-from program.notify.reminders import run_all
+from program.jobs import run_all
 
 
 def _setup(make):

@@ -16,7 +16,7 @@ from program.activities.models import State
 from program.errors import InvalidTransition, ValidationFailed
 from program.extensions import db
 from program.filters import localtime
-from program.notify.models import OutboxMessage
+from program.mail.models import OutboxMessage
 from tests.properties.strategies import DB_SETTINGS, days_between, rolled_back, zones
 
 HOLD = timedelta(hours=24)

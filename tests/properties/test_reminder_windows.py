@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from program.extensions import db
-from program.notify.models import OutboxMessage
+from program.mail.models import OutboxMessage
 from tests.properties.strategies import (
     DB_SETTINGS,
     days_between,

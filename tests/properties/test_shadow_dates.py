@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from program.errors import InvalidTransition, ValidationFailed
 from program.extensions import db
 from program.filters import localtime
-from program.notify.models import OutboxMessage
+from program.mail.models import OutboxMessage
 from program.shadow import services as shadow
 from program.shadow.models import PairingStatus
 from tests.properties.strategies import DB_SETTINGS, any_instant, edge_instants, local, rolled_back, start_of_day, zones

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from program.activities.models import State
 from program.extensions import db
+from program.jobs import run_all
+from program.mail.models import OutboxMessage
 from program.notify.meeting_mail import rsvp_token
-from program.notify.models import OutboxMessage
-from program.notify.reminders import run_all
 from program.reviews import services
 from tests.conftest import body_text, calendar_part, parse_ics
 from tests.reviews.test_meetings import facilitator, place, schedule

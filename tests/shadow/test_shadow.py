@@ -12,7 +12,7 @@ from program.activities.models import State
 from program.debriefs.models import DebriefTask
 from program.errors import InvalidTransition, NotAllowed, ValidationFailed
 from program.extensions import db
-from program.notify.reminders import run_all
+from program.jobs import run_all
 from program.shadow import services as shadow
 from program.shadow.models import FollowUp, ShadowPairing
 from tests.conftest import body_text, calendar_part, parse_ics
