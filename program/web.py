@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import abort, current_app, flash, request
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from program.validation import TandemForm
-
 from program.errors import DomainError
-from program.validation import refuse_unstorable
+from program.validation import TandemForm, refuse_unstorable
 
 
 def roles_required(*roles: str):
