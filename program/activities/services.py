@@ -24,6 +24,7 @@ from program.activities.models import (
     ParticipationEvent,
     State,
 )
+from program.activities.kinds import kind_activity_changed, kind_transitioned
 from program.activities.permissions import can_manage_activity, can_mark_attendance
 from program.activities.signals import activity_changed, participation_changed
 from program.errors import DomainError, InvalidTransition, NotAllowed
@@ -190,6 +191,7 @@ def transition(p: Participation, to: State, actor: User | None, now: datetime, n
     )
     db.session.flush()
     participation_changed.send(p, old_state=old, new_state=to.value, actor=actor, now=now, note=note)
+    kind_transitioned(p, old_state=old, new_state=to.value, actor=actor, now=now, note=note)
 
 
 def _participation_for(activity: Activity, user: User, now: datetime) -> Participation:
@@ -468,6 +470,7 @@ def cancel_activity(
     for p in affected:
         transition(p, State.CANCELLED_BY_HOST, actor, now, note=note)
     activity_changed.send(activity, change="cancelled", actor=actor, now=now, affected=affected)
+    kind_activity_changed(activity, change="cancelled", actor=actor, now=now, affected=affected)
     return affected
 
 
@@ -478,6 +481,7 @@ def reschedule_or_update(activity: Activity, actor: User, now: datetime, *, time
         riders = [p for p in activity.participations if p.state in SEAT_HOLDING]
         change = "rescheduled" if time_changed else "updated"
         activity_changed.send(activity, change=change, actor=actor, now=now, affected=riders)
+        kind_activity_changed(activity, change=change, actor=actor, now=now, affected=riders)
 
 
 def seats_changed(activity: Activity, now: datetime) -> list[Participation]:
