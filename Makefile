@@ -35,8 +35,11 @@ run: setup .env
 	@echo ""
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
+# ruff (settings in pyproject.toml), the format check, and the layer contracts (docs/ARCHITECTURE.md).
 lint: $(BIN)/.installed
-	$(BIN)/ruff check --config .ci/ruff.toml program tests migrations app.py
+	$(BIN)/ruff check program tests migrations app.py .ci
+	$(BIN)/ruff format --check program tests migrations app.py .ci
+	$(BIN)/lint-imports
 
 test: setup lint
 	@bash .ci/system-packages --browser
@@ -48,9 +51,11 @@ test: setup lint
 smoke-run: $(BIN)/.installed
 	$(BIN)/python .ci/smoke_run.py
 
-# SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests).
+# SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests), then the time-travel run
+# on two workers.
 test-sqlite: $(BIN)/.installed
-	$(PYTEST) -m "not postgres_only" tests
+	$(PYTEST) -m "not postgres_only and not sqlite_only" tests
+	$(PYTEST) -n 2 -m "sqlite_only" tests
 
 # PostgreSQL pass: everything but the browser tests and the SQLite-only time-travel run, against a real server.
 test-postgres: $(BIN)/.installed

@@ -4,7 +4,7 @@
     .venv/bin/python .ci/bench_reports.py --small 100 2000 --large 1000 20000
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/tandem_bench .venv/bin/python .ci/bench_reports.py
 
-For each size it builds a synthetic company with bulk INSERTs (tests/reports/scale_data.py), then times
+For each size it builds a synthetic company with bulk INSERTs (tests/factories/reports_scale.py), then times
 and counts the SQL statements of: the report page, the streamed CSV (with its peak Python memory), the
 XLSX export job, and the dashboard pieces for HR, a manager and a member of staff. It prints both sizes
 and the ratios: the query-count ratio should be 1.00 (bounded queries); the time ratio grows with the data.
@@ -57,21 +57,32 @@ def run_size(url: str, export_dir: str, people: int, participations: int) -> dic
     from program.goals.services import dashboard_context
     from program.reports import jobs
     from program.reports.services import ReportFilters
-    from tests.reports.scale_data import populate
+    from tests.factories.reports_scale import populate
 
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-        "FIXED_NOW": NOW, "SERVER_NAME": "bench.test", "EXPORT_DIR": export_dir, "EXPORT_JOBS_MODE": "inline",
-        "EXPORT_HEARTBEAT_SECONDS": 3600,  # a heartbeat is a timed write, not a per-row query: keep it out
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "FIXED_NOW": NOW,
+            "SERVER_NAME": "bench.test",
+            "EXPORT_DIR": export_dir,
+            "EXPORT_JOBS_MODE": "inline",
+            "EXPORT_HEARTBEAT_SECONDS": 3600,  # a heartbeat is a timed write, not a per-row query: keep it out
+        }
+    )
     results: dict = {}
     with app.app_context():
         db.drop_all()
         db.create_all()
         started = time.perf_counter()
         company = populate(people, participations, NOW)
-        print(f"  built {company.people:,} people / {company.participations:,} participations "
-              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"  built {company.people:,} people / {company.participations:,} participations "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         if db.engine.dialect.name == "postgresql":  # fresh bulk data has no planner statistics yet
             db.session.execute(text("ANALYZE"))
             db.session.commit()
@@ -131,8 +142,10 @@ def main() -> None:
         (q1, t1), (q2, t2) = small[name], large[name]
         print(f"{name:22} {q1:>7} → {q2:<5} {q2 / q1:>6.2f}   {t1:>7.2f} → {t2:<7.2f} {t2 / max(t1, 1e-9):>6.2f}")
     print(f"{'csv size MB':22} {small['csv MB']:>7.2f} → {large['csv MB']:<7.2f}")
-    print(f"{'csv peak Python MB':22} {small['csv peak MB']:>7.2f} → {large['csv peak MB']:<7.2f}"
-          "   (streamed: grows far slower than the file)")
+    print(
+        f"{'csv peak Python MB':22} {small['csv peak MB']:>7.2f} → {large['csv peak MB']:<7.2f}"
+        "   (streamed: grows far slower than the file)"
+    )
     bounded = all(small[n][0] == large[n][0] for n in small if not n.endswith("MB"))
     print("query counts bounded:", "yes" if bounded else "NO")
     sys.exit(0 if bounded else 1)

@@ -86,8 +86,14 @@ def main() -> int:
         log_path = Path(tmp) / "make-run.log"
         print(f"smoke: `make run` on {base} (real clock: {time.strftime('%Y-%m-%d %H:%M %Z')})")
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                ["make", "--no-print-directory", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + STARTUP_SECONDS
             while True:

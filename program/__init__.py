@@ -11,6 +11,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from program import (
+    accounts,
+    activities,
+    calendar,
+    debriefs,
+    goals,
+    home,
+    insight,
+    jobs,
+    reports,
+    reviews,
+    rides,
+    shadow,
+)
 from program.config import Config
 from program.extensions import csrf, db, login_manager, migrate
 
@@ -75,7 +89,9 @@ def register_input_checks(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    import program.models  # noqa: F401  (every model, for Alembic and relationships)
+    from program.models import load_all
+
+    load_all()  # every model, for Alembic and relationships between domains
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
@@ -103,17 +119,13 @@ def register_extensions(app: Flask) -> None:
 
 # The domains, lowest layer first. Each one's ``init_app`` wires everything it owns: blueprints, its kind,
 # signal subscriptions, scheduled jobs, CLI commands, template helpers. Nothing registers itself on import.
-DOMAIN_NAMES = ("accounts", "activities", "calendar", "debriefs", "rides", "shadow", "reviews", "goals", "reports")
+DOMAINS = (accounts, activities, calendar, debriefs, rides, shadow, reviews, insight, goals, reports)
 
 
 def register_domains(app: Flask) -> None:
-    from importlib import import_module
-
-    from program import home, jobs
-
-    jobs.init_app(app)
-    for name in DOMAIN_NAMES:
-        import_module(f"program.{name}").init_app(app)
+    jobs.init_app(app)  # the base job engine: `flask send-reminders`; domains add their jobs below
+    for domain in DOMAINS:
+        domain.init_app(app)
     app.register_blueprint(home.bp)
 
 

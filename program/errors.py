@@ -30,7 +30,12 @@ class InvalidTransition(DomainError):
 
 
 class ValidationFailed(DomainError):
-    pass
+    """Input a rule refused. ``errors`` (field name → message) puts a message beside each field of a form."""
+
+    def __init__(self, message: str, field: str | None = None, *, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message, field)
+        if errors:
+            self.errors = errors
 
 
 def _page(code: int, title: str, text: str):

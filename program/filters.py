@@ -1,4 +1,5 @@
-"""Jinja filters and globals: times in the viewer's zone, query-string helpers, permissions."""
+"""Jinja filters and globals that know no domain: times in the viewer's zone, query-string helpers. (Each domain
+adds its own in its ``init_app``.)"""
 
 from __future__ import annotations
 
@@ -39,14 +40,9 @@ def url_with(**changes) -> str:
 
 
 def register(app: Flask) -> None:
-    from program.accounts import permissions
-    from program.rides.services import anonymous_account
-
     app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["anonymous_account"] = anonymous_account
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["viewer_timezone"] = viewer_timezone
-    app.jinja_env.globals["perm"] = permissions
 
     @app.context_processor
     def inject():

@@ -1,4 +1,4 @@
-"""The dashboard and the health check."""
+"""The dashboard and the health check. The entry layer: it may read from every domain."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
+from program.activities.kinds import kind_info, summary_for
+from program.activities.queries import hosting_next, upcoming_for
+from program.debriefs.services import open_tasks_for
 from program.extensions import db
+from program.goals.dashboards import dashboard_context
+from program.reviews.lead_definitions import current_lead_definition
+from program.reviews.meetings import today_for
+from program.shadow.queries import next_for
 from program.timeutil import utcnow
 
 bp = Blueprint("main", __name__)
@@ -15,22 +22,12 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def dashboard():
-    from program.activities.kinds import kind_info, summary_for
-    from program.activities.services import hosting_next, upcoming_for
-
     now = utcnow()
     upcoming = [(p, summary_for(p.activity, current_user)) for p in upcoming_for(current_user, now)]
     hosting = [(a, summary_for(a, current_user)) for a in hosting_next(current_user, now)]
-    from program.debriefs.services import open_tasks_for
-
     tasks = [(t, summary_for(t.activity, current_user)) for t in open_tasks_for(current_user)]
-    from program.shadow.routes import next_for
-
     shadow_tile = next_for(current_user, now) if current_user.role == "leader" else None
-    from program.goals.services import dashboard_context
-    from program.reviews import services as review_services
-
-    lead_definition = review_services.current_lead_definition(review_services.today_for(current_user, now))
+    lead_definition = current_lead_definition(today_for(current_user, now))
     return render_template(
         "home/dashboard.html",
         now=now,

@@ -1,32 +1,29 @@
-"""Every domain's models in one place, so Alembic (and anyone reading) sees the whole schema."""
+"""Every domain's models in one place, so Alembic (and anyone reading) sees the whole schema.
 
-import program.goals.models  # noqa: E402,F401
-import program.reports.models  # noqa: E402,F401
-import program.reviews.funnel_models  # noqa: E402,F401
-import program.reviews.models  # noqa: E402,F401
-import program.shadow.models  # noqa: E402,F401
-from program.accounts.models import (  # noqa: F401
-    Department,
-    LoginAttempt,
-    PasswordResetToken,
-    PeopleImport,
-    Team,
-    User,
+``load_all()`` imports each module below; ``create_app`` calls it before the extensions start, so relationships
+between domains resolve and ``flask db migrate`` compares against every table.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+MODEL_MODULES = (
+    "program.mail.models",  # outbox
+    "program.jobs",  # sent_notice
+    "program.accounts.models",
+    "program.activities.models",
+    "program.calendar.models",
+    "program.debriefs.models",
+    "program.rides.models",
+    "program.shadow.models",
+    "program.reviews.models",
+    "program.reviews.funnel.models",
+    "program.goals.models",
+    "program.reports.models",
 )
-from program.activities.models import Activity, Participation, ParticipationEvent  # noqa: F401
-from program.calendar.models import CalendarFeed  # noqa: F401
-from program.debriefs.models import (  # noqa: F401
-    Answer,
-    AnswerCode,
-    ContestDraw,
-    Debrief,
-    DebriefQuestion,
-    DebriefTask,
-    DebriefTemplate,
-    LearningUseful,
-    ReasonCode,
-    Tactic,
-)
-from program.jobs import SentNotice  # noqa: F401
-from program.mail.models import OutboxMessage  # noqa: F401
-from program.rides.models import RideAlongCall  # noqa: F401
+
+
+def load_all() -> None:
+    for name in MODEL_MODULES:
+        import_module(name)

@@ -27,26 +27,104 @@ PEOPLE = [
     ("sales.lead@example.com", "Sofia Alvarez", "Sales", None, "leader", None, "Europe/London"),
     ("marketing.lead@example.com", "Marcus Chen", "Marketing", None, "leader", None, "Europe/London"),
     # Sales team leads
-    ("ent.lead@example.com", "Elena Petrova", "Sales", "Enterprise", "leader", "sales.lead@example.com", "Europe/London"),
-    ("mm.lead@example.com", "Daniel Brooks", "Sales", "Mid-Market", "leader", "sales.lead@example.com", "America/New_York"),
+    (
+        "ent.lead@example.com",
+        "Elena Petrova",
+        "Sales",
+        "Enterprise",
+        "leader",
+        "sales.lead@example.com",
+        "Europe/London",
+    ),
+    (
+        "mm.lead@example.com",
+        "Daniel Brooks",
+        "Sales",
+        "Mid-Market",
+        "leader",
+        "sales.lead@example.com",
+        "America/New_York",
+    ),
     ("smb.lead@example.com", "Priya Raman", "Sales", "SMB", "leader", "sales.lead@example.com", "Europe/Berlin"),
     # Marketing team leads
-    ("demand.lead@example.com", "Grace Kim", "Marketing", "Demand Generation", "leader", "marketing.lead@example.com", "Europe/London"),
-    ("pmm.lead@example.com", "Tomás Silva", "Marketing", "Product Marketing", "leader", "marketing.lead@example.com", "America/New_York"),
-    ("content.lead@example.com", "Olivia Grant", "Marketing", "Content & Brand", "leader", "marketing.lead@example.com", "Europe/London"),
+    (
+        "demand.lead@example.com",
+        "Grace Kim",
+        "Marketing",
+        "Demand Generation",
+        "leader",
+        "marketing.lead@example.com",
+        "Europe/London",
+    ),
+    (
+        "pmm.lead@example.com",
+        "Tomás Silva",
+        "Marketing",
+        "Product Marketing",
+        "leader",
+        "marketing.lead@example.com",
+        "America/New_York",
+    ),
+    (
+        "content.lead@example.com",
+        "Olivia Grant",
+        "Marketing",
+        "Content & Brand",
+        "leader",
+        "marketing.lead@example.com",
+        "Europe/London",
+    ),
     # The two demo staff logins
     ("rep@example.com", "Riley Patel", "Sales", "Enterprise", "staff", "ent.lead@example.com", "Europe/London"),
-    ("marketer@example.com", "Morgan Lee", "Marketing", "Demand Generation", "staff", "demand.lead@example.com", "Europe/London"),
+    (
+        "marketer@example.com",
+        "Morgan Lee",
+        "Marketing",
+        "Demand Generation",
+        "staff",
+        "demand.lead@example.com",
+        "Europe/London",
+    ),
 ]
 SALES_STAFF = [
-    ("Enterprise", "ent.lead@example.com", "Europe/London", ["James O'Connor", "Aisha Bello", "Lukas Novak", "Chloe Martin", "Hugo Laurent"]),
-    ("Mid-Market", "mm.lead@example.com", "America/New_York", ["Ethan Walker", "Maya Johnson", "Noah Davis", "Zoe Rivera", "Caleb Turner"]),
-    ("SMB", "smb.lead@example.com", "Europe/Berlin", ["Felix Wagner", "Sara Lindqvist", "Omar Haddad", "Marta Kowalska"]),
+    (
+        "Enterprise",
+        "ent.lead@example.com",
+        "Europe/London",
+        ["James O'Connor", "Aisha Bello", "Lukas Novak", "Chloe Martin", "Hugo Laurent"],
+    ),
+    (
+        "Mid-Market",
+        "mm.lead@example.com",
+        "America/New_York",
+        ["Ethan Walker", "Maya Johnson", "Noah Davis", "Zoe Rivera", "Caleb Turner"],
+    ),
+    (
+        "SMB",
+        "smb.lead@example.com",
+        "Europe/Berlin",
+        ["Felix Wagner", "Sara Lindqvist", "Omar Haddad", "Marta Kowalska"],
+    ),
 ]
 MARKETING_STAFF = [
-    ("Demand Generation", "demand.lead@example.com", "Europe/London", ["Isla Campbell", "Ben Carter", "Nina Rossi", "Yusuf Demir"]),
-    ("Product Marketing", "pmm.lead@example.com", "America/New_York", ["Liam Nguyen", "Emma Wilson", "Jonah Price", "Freya Holm"]),
-    ("Content & Brand", "content.lead@example.com", "Europe/London", ["Ava Thompson", "Leo Fischer", "Ruby Evans", "Kai Morgan"]),
+    (
+        "Demand Generation",
+        "demand.lead@example.com",
+        "Europe/London",
+        ["Isla Campbell", "Ben Carter", "Nina Rossi", "Yusuf Demir"],
+    ),
+    (
+        "Product Marketing",
+        "pmm.lead@example.com",
+        "America/New_York",
+        ["Liam Nguyen", "Emma Wilson", "Jonah Price", "Freya Holm"],
+    ),
+    (
+        "Content & Brand",
+        "content.lead@example.com",
+        "Europe/London",
+        ["Ava Thompson", "Leo Fischer", "Ruby Evans", "Kai Morgan"],
+    ),
 ]
 
 
@@ -125,7 +203,7 @@ def seed_domains() -> str:
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     ensure_defaults(now)
     summary = seed_rides(now) + seed_debriefs(now)
-    from program.reviews.funnel_seed import seed_funnel
+    from program.reviews.funnel.seed import seed_funnel
 
     summary += seed_shadow(now) + seed_reviews(now) + seed_funnel(now)
     summary += seed_goals(now)

@@ -177,6 +177,8 @@ def init_app(app) -> None:
 
     @app.before_request
     def _refuse_control_characters_in_the_address() -> None:
-        if any(has_control_characters(key) or has_control_characters(value)
-               for key, value in request.args.items(multi=True)):
+        if any(
+            has_control_characters(key) or has_control_characters(value)
+            for key, value in request.args.items(multi=True)
+        ):
             abort(400)

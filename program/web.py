@@ -62,9 +62,10 @@ def absolute_url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
-def save_form(form, action):
+def save_form(form, action, default_field: str | None = None):
     """The create/edit pattern: validate the form, run the service anyway (so its field errors join the
-    form's), and commit once — or roll back and put every error beside its field. Returns (saved, result).
+    form's), and commit once — or roll back and put every error beside its field (an error naming no field
+    beside ``default_field``, else at the top of the form). Returns (saved, result).
     Input the database can't take (a NUL byte, text past its column, an id past 32 bits) never reaches the
     service: the form's own messages are shown alone."""
     from program.extensions import db
@@ -78,7 +79,7 @@ def save_form(form, action):
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        apply_errors(form, exc)
+        apply_errors(form, exc, default_field)
         return False, None
     return True, result
 
@@ -87,8 +88,9 @@ class ConfirmForm(TandemForm):
     """A form with nothing but its CSRF token: every one-button POST (cancel, retire, delete, sign off)."""
 
 
-def run_post(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None,
-             category: str = "success") -> tuple[bool, Any]:
+def run_post(
+    action: Callable[[], Any], success: str | Callable[[Any], str] | None = None, category: str = "success"
+) -> tuple[bool, Any]:
     """The one-button POST idiom: run one service, commit once, flash the outcome; on a DomainError roll back
     and flash its message instead. ``success`` is the message (or a function of the service's result).
     Returns (done, result); the route then redirects (POST/redirect/GET)."""

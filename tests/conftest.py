@@ -1,11 +1,13 @@
-"""Shared test infrastructure: per-test app on SQLite or PostgreSQL, factories, a fixed clock,
-signed-in clients per role, an SMTP sink, query counting, and the CI rule that a skip is a failure.
+"""Shared test infrastructure: per-test app on SQLite or PostgreSQL, the ``make`` factory (its builders live in
+tests/factories/<domain>.py), a fixed clock, signed-in clients per role, an SMTP sink, query counting, and the
+CI rule that a skip is a failure.
 
 Run on PostgreSQL by setting TEST_DATABASE_URL (``make test`` does both runs).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from datetime import UTC, datetime
@@ -28,6 +30,12 @@ FAST_HASH = "pbkdf2:sha256:1000"
 
 
 def pytest_configure(config):
+    if not hasattr(config, "workerinput") and not os.environ.get("TIME_TRAVEL_START"):
+        # The time-travel run starts on a random day; chosen once here so that every xdist worker agrees.
+        import random
+        from datetime import date, timedelta
+
+        os.environ["TIME_TRAVEL_START"] = (date.today() + timedelta(days=random.randrange(-365, 365))).isoformat()
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (runs in the TEST_DATABASE_URL pass)")
     config.addinivalue_line("markers", "e2e: drives Debian's Chromium against the real server")
     config.addinivalue_line("markers", "sqlite_only: runs in the SQLite pass only (e.g. the time-travel run)")
@@ -39,9 +47,18 @@ def pytest_configure(config):
 _skipped: list[str] = []
 
 
+_time_travel: list[int] = []
+
+
+def pytest_report_header(config):
+    return f"time-travel window starts {os.environ.get('TIME_TRAVEL_START')} (replay: TIME_TRAVEL_START=that date)"
+
+
 def pytest_runtest_logreport(report):
     if report.skipped:
         _skipped.append(report.nodeid)
+    if report.when == "call" and report.passed:
+        _time_travel.extend(value for name, value in report.user_properties if name == "time_travel_page_views")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -51,6 +68,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _time_travel:
+        terminalreporter.write_line(
+            f"time travel: {len(_time_travel)} instants from {os.environ.get('TIME_TRAVEL_START')}, "
+            f"{sum(_time_travel):,} page views, no exception and no 500"
+        )
     if IN_CI and _skipped:
         terminalreporter.write_line(
             f"CI=true: {len(_skipped)} skipped test(s) count as failures: " + ", ".join(_skipped[:10]), red=True
@@ -118,10 +140,12 @@ def _empty_all_tables() -> None:
     if db.engine.dialect.name == "postgresql":
         # DELETE in dependency order is ~6x faster than TRUNCATE of every table for these tiny test tables.
         # team.manager_id → user and user.team_id → team form a cycle: break it first.
-        db.session.execute(text('UPDATE team SET manager_id = NULL WHERE manager_id IS NOT NULL'))
+        db.session.execute(text("UPDATE team SET manager_id = NULL WHERE manager_id IS NOT NULL"))
         for table in tables:
             db.session.execute(table.delete())
-        sequences = db.session.scalars(text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")).all()
+        sequences = db.session.scalars(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+        ).all()
         if sequences:
             db.session.execute(text("; ".join(f'ALTER SEQUENCE "{name}" RESTART' for name in sequences)))
     else:
@@ -182,144 +206,37 @@ def now():
 # --- factories -------------------------------------------------------------------------------
 
 
-class Factory:
-    """Builders for test data, with sensible defaults; every object is flushed, not committed."""
-
-    def __init__(self) -> None:
-        self.counter = 0
-
-    def _n(self) -> int:
-        self.counter += 1
-        return self.counter
-
-    def department(self, name: str = "Sales", function: str | None = None):
-        from program.accounts.models import Department
-
-        dept = db.session.scalar(db.select(Department).where(Department.name == name))
-        if dept is None:
-            fn = function or (name.lower() if name.lower() in ("sales", "marketing") else "other")
-            dept = Department(name=name, function=fn)
-            db.session.add(dept)
-            db.session.flush()
-        return dept
-
-    def team(self, name: str = "Enterprise", department: str = "Sales", manager=None):
-        from program.accounts.models import Team
-
-        dept = self.department(department)
-        team = db.session.scalar(db.select(Team).where(Team.name == name, Team.department_id == dept.id))
-        if team is None:
-            team = Team(name=name, department=dept, manager=manager)
-            db.session.add(team)
-            db.session.flush()
-        return team
-
-    def user(self, role: str = "staff", department: str | None = "Sales", *, email: str | None = None,
-             name: str | None = None, password: str = "correct-horse-battery", manager=None, team=None,
-             timezone: str = "Europe/London", active: bool = True):
-        from werkzeug.security import generate_password_hash
-
-        from program.accounts.models import User
-
-        n = self._n()
-        user = User(
-            email=email or f"user{n}@example.com",
-            name=name or f"Test Person {n}",
-            role=role,
-            password_hash=generate_password_hash(password, method=FAST_HASH),
-            department=self.department(department) if department else None,
-            manager=manager,
-            team=team,
-            timezone=timezone,
-            active=active,
-        )
-        db.session.add(user)
-        db.session.flush()
-        return user
+# The builders and helpers of each domain live in tests/factories/<domain>.py. Loaded as plugins (after this
+# file), they get pytest's assertion rewriting and may define fixtures (make_user and as_role are in accounts).
+pytest_plugins = [
+    "tests.factories.accounts",
+    "tests.factories.rides",
+    "tests.factories.debriefs",
+    "tests.factories.goals",
+    "tests.factories.reviews",
+    "tests.factories.reports",
+]
 
 
-    def ride_along(self, host=None, *, starts_in=None, seats: int = 2, hours: float = 1, cutoff_hours: int = 12,
-                   segment: str = "Enterprise", stage: str = "Opportunity", call_type: str = "demo",
-                   account: str = "Acme Ltd", hide_account: bool = False, tz: str = "Europe/London", now=None):
-        """A ride-along offered through the real service (default: 2 days ahead, 2 seats, 12 h cutoff)."""
-        from datetime import timedelta
-        from zoneinfo import ZoneInfo
+@functools.cache
+def factory_class() -> type:
+    """The class of ``make``: every domain's builder mixin in one object. Imported here, not at the top of
+    this file: the plugins above must be imported by pytest first (or they would not be rewritten)."""
+    from tests.factories.accounts import AccountBuilders
+    from tests.factories.debriefs import DebriefBuilders
+    from tests.factories.rides import RideBuilders
 
-        from program.rides.services import CallData, offer_call
+    class Factory(DebriefBuilders, RideBuilders, AccountBuilders):
+        """Builders for test data, with sensible defaults; every object is flushed, not committed."""
 
-        now = now or FIXED_NOW
-        host = host or self.user(role="staff", department="Sales")
-        start = (now + (starts_in if starts_in is not None else timedelta(days=2))).astimezone(ZoneInfo(tz))
-        end = start + timedelta(hours=hours)
-        data = CallData(
-            host_id=host.id, account_name=account, segment=segment, funnel_stage=stage, call_type=call_type,
-            day=start.date(), start=start.time().replace(tzinfo=None), end=end.time().replace(tzinfo=None),
-            timezone=tz, location="1 Market Street", seats=seats, cutoff_hours=cutoff_hours, briefing="Listen first.",
-            hide_account=hide_account,
-        )
-        activity = offer_call(host, data, now - timedelta(days=30) if start <= now else now)
-        db.session.flush()
-        return activity
-
-    def attended_task(self, rider=None, ride=None, *, now=None, **ride_kw):
-        """A rider who attended a past ride-along, and the debrief task that attendance created."""
-        from datetime import timedelta
-
-        from program.activities import services as core
-        from program.debriefs.models import DebriefTask
-
-        now = now or FIXED_NOW
-        rider = rider or self.marketer()
-        ride = ride or self.ride_along(starts_in=timedelta(hours=-3), **ride_kw)
-        p = core.find_participation(ride.id, rider.id) or core.book_seat(ride.id, rider, ride.starts_at - timedelta(days=2))
-        core.mark_attendance(p, ride.host, True, max(now, ride.starts_at + timedelta(minutes=5)))
-        return db.session.scalar(db.select(DebriefTask).where(DebriefTask.participation_id == p.id))
-
-    def submit_debrief(self, task, answers: dict | None = None, *, at=None, submit: bool = True):
-        """Write (and by default submit) the task's debrief. ``answers`` maps question keys to values:
-        text/rating as strings, reason codes as a list of (code label or "other", customer's words)."""
-        from program.debriefs import services as ds
-        from program.debriefs.models import ReasonCode
-
-        at = at or FIXED_NOW
-        debrief = ds.start_debrief(task, task.user, at)
-        if debrief.answers:
-            values = ds.values_from_debrief(debrief)
-        else:
-            values = {}
-            answers = {"why_buy": [("Saves time", "")], "lead_quality": "4", "learned": "They buy on speed.", **(answers or {})}
-        answers = answers or {}
-        for q in debrief.template.questions:
-            if q.key not in answers:
-                continue
-            value = answers[q.key]
-            if q.qtype == "reason_codes":
-                ca = ds.CodeAnswer()
-                for label, words in value:
-                    if label == "other":
-                        key = "other"
-                        ca.other_text = words or "something else"
-                    else:
-                        key = str(db.session.scalar(db.select(ReasonCode.id).where(ReasonCode.label == label, ReasonCode.category == q.code_category)))
-                    ca.codes.append(key)
-                    ca.words[key] = words
-                values[q.id] = ca
-            else:
-                values[q.id] = value
-        return ds.save_debrief(debrief, task.user, values, at, submit=submit)
-
-    def marketer(self, **kw):
-        return self.user(role=kw.pop("role", "staff"), department="Marketing", **kw)
+    return Factory
 
 
 @pytest.fixture
-def make(app) -> Factory:
-    return Factory()
-
-
-@pytest.fixture
-def make_user(make):
-    return make.user
+def make(app):
+    """make.user(...), make.marketer(...), make.department/team(...), make.ride_along(...),
+    make.attended_task(...), make.submit_debrief(...) — see tests/factories/."""
+    return factory_class()()
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -343,17 +260,6 @@ def login(app):
         return c
 
     return _login
-
-
-@pytest.fixture
-def as_role(make, login):
-    """as_role("admin") -> (client, user) for a fresh user of that role."""
-
-    def _as(role: str, department: str = "Sales"):
-        user = make.user(role=role, department=department)
-        return login(user), user
-
-    return _as
 
 
 # --- query counting --------------------------------------------------------------------------

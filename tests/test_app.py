@@ -19,7 +19,11 @@ def test_healthz_ok(client):
 def test_healthz_503_when_database_is_down(database_url, _schema, tmp_path):
     from tests.conftest import make_app
 
-    broken = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none" if database_url.startswith("postgresql") else f"sqlite:///{tmp_path}")
+    broken = make_app(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none"
+        if database_url.startswith("postgresql")
+        else f"sqlite:///{tmp_path}"
+    )
     with broken.app_context():
         resp = broken.test_client().get("/healthz")
         assert resp.status_code == 503
@@ -61,7 +65,9 @@ def test_security_headers(client):
     assert resp.headers["X-Frame-Options"] == "DENY"
 
 
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//|@import\s+url\(\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.I)
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["'](?:https?:)?//|@import\s+url\(\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.I
+)
 
 
 def test_no_template_or_stylesheet_loads_an_external_url():

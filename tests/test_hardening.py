@@ -26,7 +26,9 @@ def test_mail_waits_for_the_outermost_transaction(app, mail):
     with db.session.begin_nested():
         pass  # a released savepoint is not the commit
     db.session.rollback()
-    queue_email("b@example.com", "accounts/password_reset", "Rolled-back savepoint then commit", user=None, link="x", hours=1)
+    queue_email(
+        "b@example.com", "accounts/password_reset", "Rolled-back savepoint then commit", user=None, link="x", hours=1
+    )
     try:
         with db.session.begin_nested():
             raise ValueError
@@ -38,8 +40,10 @@ def test_mail_waits_for_the_outermost_transaction(app, mail):
 
 
 def test_a_line_break_never_reaches_a_header():
-    msg = build_message(OutgoingEmail(to="a@example.com", subject="Q4\r\nBcc: x@example.com", text="t", html="<p>t</p>"),
-                        "Tandem <t@example.com>")
+    msg = build_message(
+        OutgoingEmail(to="a@example.com", subject="Q4\r\nBcc: x@example.com", text="t", html="<p>t</p>"),
+        "Tandem <t@example.com>",
+    )
     assert msg["Subject"] == "Q4 Bcc: x@example.com" and msg["Bcc"] is None
 
 
@@ -71,7 +75,7 @@ def test_deactivation_releases_seats_and_offer_links(as_role, make, now, client)
     assert pw.state == State.OFFERED.value  # the leaver's seat went to the next person
     left = db.session.scalar(db.select(Participation).where(Participation.user_id == leaver.id))
     assert left.state == State.CANCELLED_BY_USER.value and left.events[-1].note == "deactivated"
-    from program.notify.activity_mail import offer_token
+    from program.activities.mail import offer_token
 
     token = offer_token(pw)
     waiting.active = False
@@ -98,12 +102,19 @@ def test_export_downloads_need_the_role_still(app, make, login, now):
 def test_funnel_pages_only_for_funnel_and_playback_meetings(as_role, make, now):
     from datetime import date, time
 
-    from program.reviews import services as reviews
+    from program.reviews import meetings
 
     c, hr = as_role("hr")
-    fields = dict(title="Lead criteria", format="lead_definition", day=date(2026, 11, 30), start=time(10), end=time(11),
-                  timezone="Europe/London", location="Room 1")
-    activity = reviews.schedule_meeting(hr, reviews.MeetingData(**fields), now)
+    fields = dict(
+        title="Lead criteria",
+        format="lead_definition",
+        day=date(2026, 11, 30),
+        start=time(10),
+        end=time(11),
+        timezone="Europe/London",
+        location="Room 1",
+    )
+    activity = meetings.schedule_meeting(hr, meetings.MeetingData(**fields), now)
     assert activity.meeting.format == "lead_definition"
     db.session.commit()
     assert c.get(f"/meetings/funnel/{activity.id}").status_code == 404

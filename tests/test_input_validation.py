@@ -45,8 +45,11 @@ def _program_form_classes() -> list[type]:
 
 def _unbound_fields(form_class) -> list[tuple[str, object]]:
     """(name, unbound field) of a form class, as WTForms collects them."""
-    return [(name, value) for name in dir(form_class) if not name.startswith("_")
-            and hasattr(value := getattr(form_class, name), "_formfield")]
+    return [
+        (name, value)
+        for name in dir(form_class)
+        if not name.startswith("_") and hasattr(value := getattr(form_class, name), "_formfield")
+    ]
 
 
 def _validators(unbound) -> list:
@@ -89,8 +92,10 @@ def test_text_fields_fit_the_columns_they_fill():
                     continue
                 checked += 1
                 if not limits or min(limits) > length:
-                    wrong.append(f"{form_class.__qualname__}.{name}: {min(limits) if limits else 'no limit'} "
-                                 f"> {model.__name__}.{name} String({length})")
+                    wrong.append(
+                        f"{form_class.__qualname__}.{name}: {min(limits) if limits else 'no limit'} "
+                        f"> {model.__name__}.{name} String({length})"
+                    )
     assert checked >= 20, "the forms should declare the models they save to"
     assert wrong == []
 
@@ -162,8 +167,17 @@ def _probe(app, **data):
     from werkzeug.datastructures import MultiDict
 
     form_class = _probe_form()
-    values = {"title": "ok", "body": "", "count": "1", "ratio": "0.5", "amount": "2.50", "owner_id": "",
-              "rows-0-name": "", "rows-1-name": "", **data}
+    values = {
+        "title": "ok",
+        "body": "",
+        "count": "1",
+        "ratio": "0.5",
+        "amount": "2.50",
+        "owner_id": "",
+        "rows-0-name": "",
+        "rows-1-name": "",
+        **data,
+    }
     with app.test_request_context(method="POST", data=MultiDict(values)):
         form = form_class()
         return form, form.validate()
@@ -174,21 +188,24 @@ def test_the_base_form_accepts_ordinary_text(app):
     assert valid and not form.unstorable and form.errors == {}
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("title", "Ops\x00", "Remove the control character"),
-    ("body", "bell\x07", "Remove the control character"),
-    ("body", "del\x7f", "Remove the control character"),
-    ("body", "Z" * 20_001, "Keep it to 20,000 characters."),
-    ("title", "Z" * 11, "Field cannot be longer than 10 characters."),  # the field's own message comes first
-    ("count", "2147483648", "Give a number from -2,147,483,648 to 2,147,483,647."),
-    ("count", "-2147483649", "Give a number from -2,147,483,648 to 2,147,483,647."),
-    ("ratio", "1e309", "Give a finite number."),
-    ("ratio", "nan", "Give a finite number."),
-    ("amount", "Infinity", "Give a finite number."),
-    ("owner_id", "2147483648", "Choose from the list."),
-    ("owner_id", str(10**30), "Choose from the list."),
-    ("people", str(10**30), "Choose from the list."),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("title", "Ops\x00", "Remove the control character"),
+        ("body", "bell\x07", "Remove the control character"),
+        ("body", "del\x7f", "Remove the control character"),
+        ("body", "Z" * 20_001, "Keep it to 20,000 characters."),
+        ("title", "Z" * 11, "Field cannot be longer than 10 characters."),  # the field's own message comes first
+        ("count", "2147483648", "Give a number from -2,147,483,648 to 2,147,483,647."),
+        ("count", "-2147483649", "Give a number from -2,147,483,648 to 2,147,483,647."),
+        ("ratio", "1e309", "Give a finite number."),
+        ("ratio", "nan", "Give a finite number."),
+        ("amount", "Infinity", "Give a finite number."),
+        ("owner_id", "2147483648", "Choose from the list."),
+        ("owner_id", str(10**30), "Choose from the list."),
+        ("people", str(10**30), "Choose from the list."),
+    ],
+)
 def test_the_base_form_refuses_what_the_database_cannot_take(app, field, value, message):
     form, valid = _probe(app, **{field: value})
     assert not valid and form.unstorable
@@ -200,7 +217,10 @@ def test_the_base_form_refuses_what_the_database_cannot_take(app, field, value, 
 def test_the_base_form_checks_subform_rows(app):
     form, valid = _probe(app, **{"rows-1-name": "Lead\x00"})
     assert not valid and form.unstorable
-    assert form.rows.entries[1].form.name.errors and "Remove the control character" in form.rows.entries[1].form.name.errors[0]
+    assert (
+        form.rows.entries[1].form.name.errors
+        and "Remove the control character" in form.rows.entries[1].form.name.errors[0]
+    )
     assert form.errors["rows"][1]["name"]  # the list, and so the page's error summary, sees it
 
 
@@ -241,10 +261,25 @@ def test_a_201_character_account_name_is_refused_and_kept(app, make, login, now)
     rep = make.user(department="Sales")
     day = (now + timedelta(days=3)).date().isoformat()
     name = "A" * 201
-    response = login(rep).post("/ride-alongs/new", data={
-        "host_id": str(rep.id), "account_name": name, "segment": "Enterprise", "funnel_stage": "Opportunity",
-        "call_type": "demo", "day": day, "start": "10:00", "end": "11:00", "timezone": "Europe/London",
-        "location": "", "video_url": "", "seats": "2", "cutoff_hours": "12", "briefing": ""})
+    response = login(rep).post(
+        "/ride-alongs/new",
+        data={
+            "host_id": str(rep.id),
+            "account_name": name,
+            "segment": "Enterprise",
+            "funnel_stage": "Opportunity",
+            "call_type": "demo",
+            "day": day,
+            "start": "10:00",
+            "end": "11:00",
+            "timezone": "Europe/London",
+            "location": "",
+            "video_url": "",
+            "seats": "2",
+            "cutoff_hours": "12",
+            "briefing": "",
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Keep it to 200 characters." in html and name in html
@@ -262,21 +297,33 @@ def test_debrief_answers_are_capped_and_refuse_control_characters(app, make, log
     for field_name, value, message in [
         (f"q_{learned.id}", "Z" * (ds.ANSWER_MAX_CHARS + 1), f"Keep it under {ds.ANSWER_MAX_CHARS:,} characters."),
         (f"q_{learned.id}", "They buy\x00", "Remove the control character"),
-        (f"q_{why.id}_words_{code_id}", "W" * (ds.ANSWER_MAX_CHARS + 1),
-         f"words to {ds.ANSWER_MAX_CHARS:,} characters."),  # (the page escapes the apostrophe)
+        (
+            f"q_{why.id}_words_{code_id}",
+            "W" * (ds.ANSWER_MAX_CHARS + 1),
+            f"words to {ds.ANSWER_MAX_CHARS:,} characters.",
+        ),  # (the page escapes the apostrophe)
     ]:
         response = client.post(f"/debriefs/task/{task.id}", data={**answers, field_name: value})
         assert response.status_code == 422, field_name
         assert message in response.get_data(as_text=True)
-    other = client.post(f"/debriefs/task/{task.id}", data={
-        **answers, f"q_{why.id}_codes": "other", f"q_{why.id}_other": "O" * 301})
+    other = client.post(
+        f"/debriefs/task/{task.id}", data={**answers, f"q_{why.id}_codes": "other", f"q_{why.id}_other": "O" * 301}
+    )
     assert other.status_code == 422
     assert "Keep “Unknown / other” to 300 characters." in other.get_data(as_text=True)
     assert task.debrief is None  # nothing was saved
 
 
-@pytest.mark.parametrize("url", ["/admin/people?q=%00", "/debriefs/status?q=a%00b", "/ride-alongs/?segment=%00",
-                                 "/goals/leave?q=%1b", "/meetings/?format=x&%00=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/people?q=%00",
+        "/debriefs/status?q=a%00b",
+        "/ride-alongs/?segment=%00",
+        "/goals/leave?q=%1b",
+        "/meetings/?format=x&%00=1",
+    ],
+)
 def test_a_control_character_in_a_list_filter_is_a_bad_request(app, as_role, url):
     """The lists' search boxes and filters are GET forms: a NUL byte in one would reach a query."""
     app.config.update(PROPAGATE_EXCEPTIONS=False)
@@ -316,11 +363,12 @@ def _world(make, now):
     from program.debriefs.defaults import ensure_codebook, ensure_defaults
     from program.debriefs.models import ReasonCode, Tactic
     from program.goals import services as goals
-    from program.reviews import funnel
+    from program.reviews.funnel import playback as deals
+    from program.reviews.funnel import services as funnel_services
+    from program.reviews.funnel import teams as mini_teams
     from program.shadow import services as shadow
     from program.shadow.models import FollowUp
-    from tests.reviews.test_funnel_services import DEALS_CSV, make_meeting, save
-    from tests.reviews.test_meetings import schedule
+    from tests.factories.reviews import DEALS_CSV, make_meeting, save, schedule
 
     ensure_defaults(now)
     ensure_codebook(now)
@@ -341,20 +389,25 @@ def _world(make, now):
 
     meeting = schedule(admin, people=[rep, marketer])
     lead_session = schedule(admin, fmt="lead_definition", people=[sales_lead, mkt_lead], title="Leads")
-    from program.reviews import services as reviews
+    from program.reviews import actions
 
-    action = reviews.add_action(meeting, admin, reviews.ActionData(title="Send the deck", owner_id=rep.id,
-                                                                  due_date=(now + timedelta(days=9)).date()), now)
+    action = actions.add_action(
+        meeting,
+        admin,
+        actions.ActionData(title="Send the deck", owner_id=rep.id, due_date=(now + timedelta(days=9)).date()),
+        now,
+    )
 
     check = make_meeting(make, now, host=admin, people=[rep, marketer], starts_in=timedelta(days=2))
     save(check, admin)
-    funnel.form_teams(check, admin, now, seed="fuzz")
-    playback = make_meeting(make, now, host=admin, people=[rep, marketer], starts_in=timedelta(days=2),
-                            title="Playback")
-    funnel.import_deals(playback, admin, DEALS_CSV, now)
-    deal = funnel.deals_query(playback.id, funnel.DealFilters("", "", "")).limit(1)
+    mini_teams.form_teams(check, admin, now, seed="fuzz")
+    playback = make_meeting(
+        make, now, host=admin, people=[rep, marketer], starts_in=timedelta(days=2), title="Playback"
+    )
+    deals.import_deals(playback, admin, DEALS_CSV, now)
+    deal = deals.deals_query(playback.id, deals.DealFilters("", "", "")).limit(1)
     deal_id = db.session.scalar(deal).id
-    view = funnel.funnel_view(funnel.snapshot_for(check.id))
+    view = funnel_services.funnel_view(funnel_services.snapshot_for(check.id))
     first_stage = view.transition_stages[0].id
     loss_code = db.session.scalar(select(ReasonCode).where(ReasonCode.category == "loss_reason"))
 
@@ -367,9 +420,22 @@ def _world(make, now):
     follow_up = FollowUp(participation_id=sales_day.participations[0].id, user_id=sales_lead.id, kind="shared")
     db.session.add(follow_up)
 
-    goal = goals.save_goal(admin, goals.GoalData(kind="ride_along", period="month", target=2, scope="role",
-                                                 role="staff", department_id=None, team_id=None, person_email="",
-                                                 requires_debrief=True, note=""), now)
+    goal = goals.save_goal(
+        admin,
+        goals.GoalData(
+            kind="ride_along",
+            period="month",
+            target=2,
+            scope="role",
+            role="staff",
+            department_id=None,
+            team_id=None,
+            person_email="",
+            requires_debrief=True,
+            note="",
+        ),
+        now,
+    )
     task = make.attended_task(rider=marketer)
     tactic_task = make.attended_task(rider=waiting)
     make.submit_debrief(tactic_task, {"tactic": "Webinar series on speed"})
@@ -378,15 +444,31 @@ def _world(make, now):
     code = db.session.scalar(select(ReasonCode).order_by(ReasonCode.id))
     db.session.commit()
     return {
-        "users": {"admin": admin, "rep": rep, "marketer": marketer, "sales_lead": sales_lead,
-                  "mkt_lead2": mkt_lead2},
+        "users": {"admin": admin, "rep": rep, "marketer": marketer, "sales_lead": sales_lead, "mkt_lead2": mkt_lead2},
         "ids": {
-            "dept": team.department_id, "team": team.id, "rep": rep.id, "marketer": marketer.id,
-            "ride": ride.id, "waitlisted": waitlisted.id, "meeting": meeting.id, "lead_session": lead_session.id,
-            "action": action.id, "check": check.id, "playback": playback.id, "deal": deal_id,
-            "stage": first_stage, "loss_code": loss_code.id, "accepted": accepted.id, "pending": pending.id,
-            "sales_day": sales_day.id, "follow_up": follow_up.id, "goal": goal.id, "task": task.id,
-            "tactic": tactic.id, "code": code.id, "team_in_check": funnel.teams_for(check.id)[0].id,
+            "dept": team.department_id,
+            "team": team.id,
+            "rep": rep.id,
+            "marketer": marketer.id,
+            "ride": ride.id,
+            "waitlisted": waitlisted.id,
+            "meeting": meeting.id,
+            "lead_session": lead_session.id,
+            "action": action.id,
+            "check": check.id,
+            "playback": playback.id,
+            "deal": deal_id,
+            "stage": first_stage,
+            "loss_code": loss_code.id,
+            "accepted": accepted.id,
+            "pending": pending.id,
+            "sales_day": sales_day.id,
+            "follow_up": follow_up.id,
+            "goal": goal.id,
+            "task": task.id,
+            "tactic": tactic.id,
+            "code": code.id,
+            "team_in_check": mini_teams.teams_for(check.id)[0].id,
         },
         "task": task,
     }
@@ -395,30 +477,88 @@ def _world(make, now):
 def _posts(w, now) -> dict[str, list[Post]]:
     i = w["ids"]
     day = (now + timedelta(days=3)).date().isoformat()  # a Thursday
-    person = {"name": "Pat Doe", "email": "pat@example.com", "role": "staff", "department_id": str(i["dept"]),
-              "team_id": str(i["team"]), "manager_id": "", "timezone": "Europe/London", "active": "y",
-              "password": ""}
-    call = {"host_id": str(i["rep"]), "account_name": "Acme", "segment": "Enterprise", "funnel_stage": "Opportunity",
-            "call_type": "demo", "day": day, "start": "10:00", "end": "11:00", "timezone": "Europe/London",
-            "location": "1 Market Street", "video_url": "", "seats": "2", "cutoff_hours": "12",
-            "briefing": "Listen first.", "hide_account": ""}
-    meeting = {"title": "Q4 check", "format": "funnel_reality_check", "day": day, "start": "14:00", "end": "15:00",
-               "timezone": "Europe/London", "location": "Board room", "video_url": "", "agenda": "Numbers"}
-    goal = {"kind": "ride_along", "target": "3", "period": "month", "scope": "person", "role": "",
-            "department_id": "", "team_id": "", "person_email": "", "requires_debrief": "y", "note": "Q4"}
-    stages = {"period_label": "Q4", "avg_deal_value": "24000",
-              **{f"stages-{n}-{k}": v for n, (name, count) in enumerate([("Lead", "100"), ("Won", "10")])
-                 for k, v in (("name", name), ("entering", count))}}
-    row = {"existing": "", "position": "1", "prompt": "What changed?", "qtype": "long_text", "key": "changed",
-           "help_text": "", "required": "", "options_text": "", "code_category": "", "ask_words": "", "remove": ""}
+    person = {
+        "name": "Pat Doe",
+        "email": "pat@example.com",
+        "role": "staff",
+        "department_id": str(i["dept"]),
+        "team_id": str(i["team"]),
+        "manager_id": "",
+        "timezone": "Europe/London",
+        "active": "y",
+        "password": "",
+    }
+    call = {
+        "host_id": str(i["rep"]),
+        "account_name": "Acme",
+        "segment": "Enterprise",
+        "funnel_stage": "Opportunity",
+        "call_type": "demo",
+        "day": day,
+        "start": "10:00",
+        "end": "11:00",
+        "timezone": "Europe/London",
+        "location": "1 Market Street",
+        "video_url": "",
+        "seats": "2",
+        "cutoff_hours": "12",
+        "briefing": "Listen first.",
+        "hide_account": "",
+    }
+    meeting = {
+        "title": "Q4 check",
+        "format": "funnel_reality_check",
+        "day": day,
+        "start": "14:00",
+        "end": "15:00",
+        "timezone": "Europe/London",
+        "location": "Board room",
+        "video_url": "",
+        "agenda": "Numbers",
+    }
+    goal = {
+        "kind": "ride_along",
+        "target": "3",
+        "period": "month",
+        "scope": "person",
+        "role": "",
+        "department_id": "",
+        "team_id": "",
+        "person_email": "",
+        "requires_debrief": "y",
+        "note": "Q4",
+    }
+    stages = {
+        "period_label": "Q4",
+        "avg_deal_value": "24000",
+        **{
+            f"stages-{n}-{k}": v
+            for n, (name, count) in enumerate([("Lead", "100"), ("Won", "10")])
+            for k, v in (("name", name), ("entering", count))
+        },
+    }
+    row = {
+        "existing": "",
+        "position": "1",
+        "prompt": "What changed?",
+        "qtype": "long_text",
+        "key": "changed",
+        "help_text": "",
+        "required": "",
+        "options_text": "",
+        "code_category": "",
+        "ask_words": "",
+        "remove": "",
+    }
     template = {"based_on": "1", "note": "Fuzz", **{f"questions-0-{k}": v for k, v in row.items()}}
     funnel_base = f"/meetings/funnel/{i['check']}"
     answers = _debrief_answers(w["task"])
     pairing = f"/shadow-days/{i['accepted']}"
     return {
         "admin-departments": [Post("admin", "/admin/departments", {"name": "Ops", "function": "other"})],
-        "admin-teams": [Post("admin", "/admin/teams", {"name": "Squad", "department_id": str(i["dept"]),
-                                                        "manager_id": ""})],
+        "admin-teams": [
+            Post("admin", "/admin/teams", {"name": "Squad", "department_id": str(i["dept"]), "manager_id": ""})
+        ],
         "admin-people": [
             Post("admin", "/admin/people/new", person),
             Post("admin", f"/admin/people/{i['rep']}/edit", {**person, "email": "rey@example.com"}),
@@ -427,77 +567,151 @@ def _posts(w, now) -> dict[str, list[Post]]:
             Post("admin", "/ride-alongs/new", call),
             Post("admin", f"/ride-alongs/{i['ride']}/edit", call, [k for k in call if k != "host_id"]),
             # An inline form on the ride's page: a refusal is a flashed message and a redirect back to it.
-            Post("admin", f"/activities/{i['ride']}/waitlist/{i['waitlisted']}/move-up", {"reason": "VIP"},
-                 strict=False),
+            Post(
+                "admin", f"/activities/{i['ride']}/waitlist/{i['waitlisted']}/move-up", {"reason": "VIP"}, strict=False
+            ),
         ],
         "meetings": [
             Post("admin", "/meetings/new", {**meeting, "people": str(i["rep"]), "teams": "", "departments": ""}),
             Post("admin", f"/meetings/{i['meeting']}/edit", meeting),
-            Post("admin", f"/meetings/{i['meeting']}/invite", {"people": str(i["marketer"]), "teams": str(i["team"]),
-                                                                 "departments": ""}),
+            Post(
+                "admin",
+                f"/meetings/{i['meeting']}/invite",
+                {"people": str(i["marketer"]), "teams": str(i["team"]), "departments": ""},
+            ),
             Post("admin", f"/meetings/{i['meeting']}/notes", {"notes": "We agreed."}),
-            Post("admin", f"/meetings/{i['meeting']}/actions", {"title": "Call back", "owner_id": str(i["rep"]),
-                                                                  "due_date": day}),
-            Post("admin", f"/meetings/{i['meeting']}/actions/{i['action']}/edit",
-                 {"title": "Call back", "owner_id": str(i["rep"]), "due_date": day, "status": "open"}),
-            Post("admin", f"/meetings/{i['lead_session']}/lead-definitions",
-                 {"criteria": "Budget, need, timing", "effective_date": day}),
+            Post(
+                "admin",
+                f"/meetings/{i['meeting']}/actions",
+                {"title": "Call back", "owner_id": str(i["rep"]), "due_date": day},
+            ),
+            Post(
+                "admin",
+                f"/meetings/{i['meeting']}/actions/{i['action']}/edit",
+                {"title": "Call back", "owner_id": str(i["rep"]), "due_date": day, "status": "open"},
+            ),
+            Post(
+                "admin",
+                f"/meetings/{i['lead_session']}/lead-definitions",
+                {"criteria": "Budget, need, timing", "effective_date": day},
+            ),
             Post("admin", "/meetings/lead-definition", {"criteria": "Budget, need", "effective_date": day}),
             Post("admin", f"/meetings/{i['meeting']}/cancel", {"reason": "Clash"}),
         ],
         "funnel": [
             Post("admin", f"{funnel_base}/stages", stages),
-            Post("admin", f"{funnel_base}/reasons", {"stage_id": str(i["stage"]), "reason_code_id": str(i["loss_code"]),
-                                                    "count": "3"}),
+            Post(
+                "admin",
+                f"{funnel_base}/reasons",
+                {"stage_id": str(i["stage"]), "reason_code_id": str(i["loss_code"]), "count": "3"},
+            ),
             Post("admin", f"{funnel_base}/teams", {"seed": "abc"}),
             Post("admin", f"{funnel_base}/teams/swap", {"user_a": str(i["rep"]), "user_b": str(i["marketer"])}),
-            Post("admin", f"{funnel_base}/ideas", {"team_id": str(i["team_in_check"]), "stage_id": str(i["stage"]),
-                                                  "title": "Faster replies", "lift": "2.5", "confidence": "60",
-                                                  "effort": "M"}),
-            Post("admin", f"/meetings/funnel/{i['playback']}/deals", {"name": "Globex", "segment": "SMB",
-                                                                     "outcome": "won", "lead_source": "Webinar"}),
-            Post("rep", f"/meetings/funnel/{i['playback']}/deals/{i['deal']}/feedback",
-                 {"lead_quality": "4", "codes": str(i["loss_code"]), "note": "Good fit"}),
+            Post(
+                "admin",
+                f"{funnel_base}/ideas",
+                {
+                    "team_id": str(i["team_in_check"]),
+                    "stage_id": str(i["stage"]),
+                    "title": "Faster replies",
+                    "lift": "2.5",
+                    "confidence": "60",
+                    "effort": "M",
+                },
+            ),
+            Post(
+                "admin",
+                f"/meetings/funnel/{i['playback']}/deals",
+                {"name": "Globex", "segment": "SMB", "outcome": "won", "lead_source": "Webinar"},
+            ),
+            Post(
+                "rep",
+                f"/meetings/funnel/{i['playback']}/deals/{i['deal']}/feedback",
+                {"lead_quality": "4", "codes": str(i["loss_code"]), "note": "Good fit"},
+            ),
         ],
         "shadow": [
-            Post("admin", "/shadow-days/new", {"sales_leader_id": str(w["users"]["sales_lead"].id),
-                                                "marketing_leader_id": str(w["users"]["mkt_lead2"].id),
-                                                "sales_day": (now + timedelta(days=8)).date().isoformat(),
-                                                "marketing_day": (now + timedelta(days=9)).date().isoformat(),
-                                                "note": "Hello"}),
+            Post(
+                "admin",
+                "/shadow-days/new",
+                {
+                    "sales_leader_id": str(w["users"]["sales_lead"].id),
+                    "marketing_leader_id": str(w["users"]["mkt_lead2"].id),
+                    "sales_day": (now + timedelta(days=8)).date().isoformat(),
+                    "marketing_day": (now + timedelta(days=9)).date().isoformat(),
+                    "note": "Hello",
+                },
+            ),
             Post("mkt_lead2", f"/shadow-days/{i['pending']}/answer", {"answer": "decline", "reason": "Busy"}),
             Post("sales_lead", f"{pairing}/days/{i['sales_day']}/agenda", {"agenda": "Standup, calls"}),
-            Post("sales_lead", f"{pairing}/days/{i['sales_day']}/date", {"new_date": (now + timedelta(days=30)).date().isoformat()}),
-            Post("sales_lead", f"{pairing}/follow-ups/{i['follow_up']}",
-                 {f"fu{i['follow_up']}-{k}": v for k, v in
-                  {"status": "done", "done_on": now.date().isoformat(), "evidence": "Told the team",
-                   "drop_reason": ""}.items()}),
+            Post(
+                "sales_lead",
+                f"{pairing}/days/{i['sales_day']}/date",
+                {"new_date": (now + timedelta(days=30)).date().isoformat()},
+            ),
+            Post(
+                "sales_lead",
+                f"{pairing}/follow-ups/{i['follow_up']}",
+                {
+                    f"fu{i['follow_up']}-{k}": v
+                    for k, v in {
+                        "status": "done",
+                        "done_on": now.date().isoformat(),
+                        "evidence": "Told the team",
+                        "drop_reason": "",
+                    }.items()
+                },
+            ),
             Post("admin", f"{pairing}/cancel", {"reason": "Reorg"}),
         ],
         "goals": [
             Post("admin", "/goals/manage", {**goal, "person_email": "rey@example.com"}),
             Post("admin", f"/goals/{i['goal']}/edit", {**goal, "scope": "role", "role": "staff"}),
-            Post("admin", "/goals/leave", {"person_email": "rey@example.com", "starts_on": day, "ends_on": day,
-                                           "note": "Holiday"}),
+            Post(
+                "admin",
+                "/goals/leave",
+                {"person_email": "rey@example.com", "starts_on": day, "ends_on": day, "note": "Holiday"},
+            ),
         ],
         "debrief-admin": [
             Post("admin", "/admin/debriefs/templates/ride_along/edit", template),
-            Post("admin", "/admin/debriefs/codes", {"category": "loss_reason", "label": "Too pricey",
-                                                    "description": "Price"}),
+            Post(
+                "admin",
+                "/admin/debriefs/codes",
+                {"category": "loss_reason", "label": "Too pricey", "description": "Price"},
+            ),
             Post("admin", f"/admin/debriefs/codes/{i['code']}/edit", {"label": "Renamed", "description": "Why"}),
-            Post("admin", f"/tactics/{i['tactic']}", {f"t{i['tactic']}-status": "exploring",
-                                                       f"t{i['tactic']}-note": "Try it"}),
+            Post(
+                "admin",
+                f"/tactics/{i['tactic']}",
+                {f"t{i['tactic']}-status": "exploring", f"t{i['tactic']}-note": "Try it"},
+            ),
         ],
-        "debrief-form": [Post("marketer", f"/debriefs/task/{i['task']}", answers,
-                              [k for k in answers if k != "action"])],  # "action" is the button: save or submit
+        "debrief-form": [
+            Post("marketer", f"/debriefs/task/{i['task']}", answers, [k for k in answers if k != "action"])
+        ],  # "action" is the button: save or submit
         "accounts": [
             Post("anonymous", "/login", {"email": "nobody@example.com", "password": "wrong-password-1"}),
             Post("anonymous", "/forgot", {"email": "nobody@example.com"}),
-            Post("admin", "/account/password", {"current_password": "correct-horse-battery",
-                                                "new_password": "a-new-long-password", "confirm": "x"}),
-            Post("admin", "/reports/exports", {"format": "xlsx", "period": "2026-11", "department": str(i["dept"]),
-                                               "team": "", "manager": "", "role": "", "status": ""},
-                 strict=False),  # the report's filters: anything unknown falls back to "all"
+            Post(
+                "admin",
+                "/account/password",
+                {"current_password": "correct-horse-battery", "new_password": "a-new-long-password", "confirm": "x"},
+            ),
+            Post(
+                "admin",
+                "/reports/exports",
+                {
+                    "format": "xlsx",
+                    "period": "2026-11",
+                    "department": str(i["dept"]),
+                    "team": "",
+                    "manager": "",
+                    "role": "",
+                    "status": "",
+                },
+                strict=False,
+            ),  # the report's filters: anything unknown falls back to "all"
         ],
     }
 
@@ -546,8 +760,22 @@ def _fuzz(posts: list[Post], clients) -> tuple[list[str], list[str], int]:
     return crashes, accepted, count
 
 
-@pytest.mark.parametrize("group", ["admin-departments", "admin-teams", "admin-people", "rides", "meetings",
-                                   "funnel", "shadow", "goals", "debrief-admin", "debrief-form", "accounts"])
+@pytest.mark.parametrize(
+    "group",
+    [
+        "admin-departments",
+        "admin-teams",
+        "admin-people",
+        "rides",
+        "meetings",
+        "funnel",
+        "shadow",
+        "goals",
+        "debrief-admin",
+        "debrief-form",
+        "accounts",
+    ],
+)
 def test_hostile_input_never_answers_500(app, make, login, now, group):
     app.config.update(PROPAGATE_EXCEPTIONS=False, EXPORT_JOBS_MODE="queue")
     w = _world(make, now)
@@ -562,20 +790,29 @@ def test_hostile_input_never_answers_500(app, make, login, now, group):
 
 PEOPLE_HEADER = "email,name,department,team,role,manager_email,timezone\r\n"
 PEOPLE_ROWS = {  # a bad row, and what the upload or its preview says about it
-    "nul in a name": ("ana@example.com,Ana\x00Lead,Sales,Enterprise,staff,,Europe/London\r\n", "Line 2 contains a control"),
+    "nul in a name": (
+        "ana@example.com,Ana\x00Lead,Sales,Enterprise,staff,,Europe/London\r\n",
+        "Line 2 contains a control",
+    ),
     "nul in a team": ("ana@example.com,Ana Lead,Sales,Ent\x00,staff,,Europe/London\r\n", "Line 2 contains a control"),
     "escape in a name": ("ana@example.com,Ana\x1bLead,Sales,,staff,,Europe/London\r\n", "Line 2 contains a control"),
-    "long team": ("ana@example.com,Ana Lead,Sales," + "T" * 81 + ",staff,,Europe/London\r\n",
-                  "team is longer than 80 characters"),
-    "long name": ("ana@example.com," + "N" * 121 + ",Sales,,staff,,Europe/London\r\n", "name is longer than 120 characters"),
+    "long team": (
+        "ana@example.com,Ana Lead,Sales," + "T" * 81 + ",staff,,Europe/London\r\n",
+        "team is longer than 80 characters",
+    ),
+    "long name": (
+        "ana@example.com," + "N" * 121 + ",Sales,,staff,,Europe/London\r\n",
+        "name is longer than 120 characters",
+    ),
     "long email": ("a" * 250 + "@example.com,Ana Lead,Sales,,staff,,Europe/London\r\n", "invalid email"),
     "long timezone": ("ana@example.com,Ana Lead,Sales,,staff,," + "Z" * 65 + "\r\n", "unknown timezone"),
 }
 
 
 def _upload(client, url: str, content: str, name: str = "people.csv", **data):
-    return client.post(url, data={**data, "file": (io.BytesIO(content.encode("utf-8")), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        url, data={**data, "file": (io.BytesIO(content.encode("utf-8")), name)}, content_type="multipart/form-data"
+    )
 
 
 @pytest.mark.parametrize("case", list(PEOPLE_ROWS))
@@ -632,7 +869,7 @@ DEAL_FILES = {
 
 @pytest.fixture
 def funnel_meeting(make, now):
-    from tests.reviews.test_funnel_services import make_meeting
+    from tests.factories.reviews import make_meeting
 
     host = make.user(role="leader", department="Marketing")
     meeting = make_meeting(make, now, host=host, starts_in=timedelta(days=2))
@@ -644,8 +881,13 @@ def funnel_meeting(make, now):
 def test_funnel_csv_refuses_bad_lines_without_a_500(app, login, funnel_meeting, case):
     app.config.update(PROPAGATE_EXCEPTIONS=False)
     meeting, host = funnel_meeting
-    response = _upload(login(host), f"/meetings/funnel/{meeting.id}/upload", FUNNEL_FILES[case],
-                       period_label="Q4", avg_deal_value="1000")
+    response = _upload(
+        login(host),
+        f"/meetings/funnel/{meeting.id}/upload",
+        FUNNEL_FILES[case],
+        period_label="Q4",
+        avg_deal_value="1000",
+    )
     db.session.rollback()
     assert response.status_code == 422
     assert "Line 2" in response.get_data(as_text=True)
@@ -655,8 +897,13 @@ def test_funnel_upload_refuses_a_non_finite_deal_value(app, login, funnel_meetin
     app.config.update(PROPAGATE_EXCEPTIONS=False)
     meeting, host = funnel_meeting
     for value in ("1e309", "nan", "inf", str(10**30)):
-        response = _upload(login(host), f"/meetings/funnel/{meeting.id}/upload", "stage,entering\r\nA,9\r\nB,3\r\n",
-                           period_label="Q4", avg_deal_value=value)
+        response = _upload(
+            login(host),
+            f"/meetings/funnel/{meeting.id}/upload",
+            "stage,entering\r\nA,9\r\nB,3\r\n",
+            period_label="Q4",
+            avg_deal_value=value,
+        )
         db.session.rollback()
         assert response.status_code == 422, value
 

@@ -71,14 +71,12 @@ def _instants() -> list[tuple[str, datetime]]:
 INSTANTS = _instants()
 
 
-def pytest_report_header() -> str:  # pragma: no cover - informative only
-    return f"time travel window: {WINDOW_START} + {WINDOW_DAYS} days"
-
-
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory) -> str:
     """One database migrated with the real migrations; every instant starts from a copy of it."""
-    print(f"\ntime travel: window starts {WINDOW_START} ({WINDOW_DAYS} days); TIME_TRAVEL_START={WINDOW_START} replays it")
+    print(
+        f"\ntime travel: window starts {WINDOW_START} ({WINDOW_DAYS} days); TIME_TRAVEL_START={WINDOW_START} replays it"
+    )
     path = tmp_path_factory.mktemp("time-travel") / "template.db"
     app = make_app(f"sqlite:///{path}")
     with app.app_context():
@@ -89,7 +87,6 @@ def template_db(tmp_path_factory) -> str:
 
 # Pages with no arguments that are not pages (or that end the session).
 SKIP_ENDPOINTS = {"accounts.logout", "static", "main.healthz", "accounts.reset_password"}
-PAGES_CHECKED: list[int] = []
 
 
 def _plain_pages(app) -> list[str]:
@@ -115,14 +112,24 @@ def _object_pages() -> list[str]:
     by_kind: dict[str, list] = {}
     for activity in activities:
         by_kind.setdefault(activity.kind, []).append(activity)
-    sample = [a for group in by_kind.values() for a in {id(x): x for x in (group[0], group[len(group) // 2], group[-1])}.values()]
+    sample = [
+        a
+        for group in by_kind.values()
+        for a in {id(x): x for x in (group[0], group[len(group) // 2], group[-1])}.values()
+    ]
     for activity in sample:
         if activity.kind == "ride_along":
             pages += [f"/ride-alongs/{activity.id}", f"/ride-alongs/{activity.id}/edit"]
         elif activity.kind == "review_meeting":
-            pages += [f"/meetings/{activity.id}", f"/meetings/{activity.id}/edit", f"/meetings/funnel/{activity.id}",
-                      f"/meetings/funnel/{activity.id}/sensitivity", f"/meetings/funnel/{activity.id}/deals/summary",
-                      f"/meetings/funnel/{activity.id}/ideas", f"/meetings/funnel/{activity.id}/teams"]
+            pages += [
+                f"/meetings/{activity.id}",
+                f"/meetings/{activity.id}/edit",
+                f"/meetings/funnel/{activity.id}",
+                f"/meetings/funnel/{activity.id}/sensitivity",
+                f"/meetings/funnel/{activity.id}/deals/summary",
+                f"/meetings/funnel/{activity.id}/ideas",
+                f"/meetings/funnel/{activity.id}/teams",
+            ]
         elif activity.kind == "shadow_day":
             pages.append(f"/shadow-days/day/{activity.id}")
     pages += [f"/shadow-days/{pid}" for pid in db.session.scalars(db.select(ShadowPairing.id))]
@@ -132,7 +139,7 @@ def _object_pages() -> list[str]:
 
 
 def _quarter_key(instant: datetime) -> str:
-    from program.goals.periods import Period
+    from program.periods import Period
 
     return Period.containing("quarter", instant.date()).key
 
@@ -153,12 +160,18 @@ def _sign_in(app, email: str):
 
 
 @pytest.mark.parametrize(("label", "instant"), INSTANTS, ids=[f"{i:%Y-%m-%dT%H:%MZ}" for _, i in INSTANTS])
-def test_the_demo_works_at_this_instant(template_db, tmp_path, label, instant):
+def test_the_demo_works_at_this_instant(template_db, tmp_path, label, instant, record_property):
     path = tmp_path / "tandem.db"
     shutil.copy(template_db, path)
     # TANDEM_NOW is the documented switch (read by Config, like the environment variable of the same name).
-    app = make_app(f"sqlite:///{path}", FIXED_NOW=None, TANDEM_NOW=instant.isoformat(), EXPORT_JOBS_MODE="queue",
-                   EXPORT_DIR=str(tmp_path / "exports"), SERVER_NAME=None)
+    app = make_app(
+        f"sqlite:///{path}",
+        FIXED_NOW=None,
+        TANDEM_NOW=instant.isoformat(),
+        EXPORT_JOBS_MODE="queue",
+        EXPORT_DIR=str(tmp_path / "exports"),
+        SERVER_NAME=None,
+    )
     started = time_module.monotonic()
     with app.app_context():
         try:
@@ -199,9 +212,9 @@ def test_the_demo_works_at_this_instant(template_db, tmp_path, label, instant):
                         text = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
                         blank = re.search(r"\bNone\b(?!\s+[a-z])|\b(until|on|at|by|from)\s+[.,]", text)
                         if blank:
-                            failures.append(f"{email} GET {url} shows {text[blank.start() - 40:blank.end() + 10]!r}")
+                            failures.append(f"{email} GET {url} shows {text[blank.start() - 40 : blank.end() + 10]!r}")
                 db.session.remove()
-            PAGES_CHECKED.append(checked)
+            record_property("time_travel_page_views", checked)
             assert failures == [], f"{label} ({instant:%Y-%m-%d %H:%M} UTC): " + "; ".join(failures[:20])
             print(f"; {checked} page views, no errors; {time_module.monotonic() - started:.1f} s in all")
         finally:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
+from program.accounts import people_import as importer
 from program.accounts import services
-from program.accounts.forms import ConfirmForm, DepartmentForm, ImportUploadForm, PersonForm, TeamForm
-from program.accounts.models import ROLE_CHOICES, Department, PeopleImport, Role, Team, User
-from program.errors import DomainError
+from program.accounts.forms import DepartmentForm, ImportUploadForm, PersonForm, TeamForm
+from program.accounts.models import ROLE_CHOICES, PeopleImport, Role, User
 from program.extensions import db
 from program.formutil import options
 from program.mail.models import OutboxMessage
 from program.timeutil import utcnow
-from program.web import apply_errors, page_args, roles_required
+from program.web import ConfirmForm, page_args, roles_required, run_post, save_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -24,14 +22,11 @@ ADMIN_OR_HR = (Role.ADMIN.value, Role.HR.value)
 
 
 def _fill_choices(form: PersonForm | TeamForm) -> None:
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department_id.choices = options([("", "—")] + [(d.id, d.name) for d in departments])
-    people = db.session.execute(
-        select(User.id, User.name, User.email).where(User.active.is_(True)).order_by(User.name)
-    ).all()
-    form.manager_id.choices = options([("", "— none —")] + [(p.id, f"{p.name} ({p.email})") for p in people])
+    form.department_id.choices = options([("", "—")] + [(d.id, d.name) for d in services.departments()])
+    people = services.active_people_choices()
+    form.manager_id.choices = options([("", "— none —")] + [(i, f"{name} ({email})") for i, name, email in people])
     if isinstance(form, PersonForm):
-        teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+        teams = services.teams()
         form.team_id.choices = options([("", "—")] + [(t.id, f"{t.name} ({t.department.name})") for t in teams])
 
 
@@ -43,26 +38,11 @@ def people():
     role = request.args.get("role") or ""
     department = request.args.get("department", type=int)
     status = request.args.get("status") or "active"
-    stmt = select(User).options(
-        selectinload(User.department), selectinload(User.team), selectinload(User.manager)
-    )
-    if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(User.name).like(like), func.lower(User.email).like(like)))
-    if role:
-        stmt = stmt.where(User.role == role)
-    if department:
-        stmt = stmt.where(User.department_id == department)
-    if status == "active":
-        stmt = stmt.where(User.active.is_(True))
-    elif status == "inactive":
-        stmt = stmt.where(User.active.is_(False))
-    pagination = db.paginate(stmt.order_by(User.name, User.id), page=page, per_page=per_page, error_out=False)
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    pagination = services.people_page(services.PeopleFilter(q, role, department, status), page, per_page)
     return render_template(
         "admin/people.html",
         pagination=pagination,
-        departments=departments,
+        departments=services.departments(),
         roles=ROLE_CHOICES,
         filters={"q": q, "role": role, "department": department, "status": status},
     )
@@ -89,13 +69,10 @@ def person_new():
     if request.method == "GET":
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
-        try:
-            person = services.save_person(current_user, _person_data(form), None, form.password.data or None)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, person = save_form(
+            form, lambda: services.save_person(current_user, _person_data(form), None, form.password.data or None)
+        )
+        if saved:
             flash(f"{person.name} was added.", "success")
             return redirect(url_for("admin.people"))
     return render_template("admin/person_form.html", form=form, person=None), (200 if not form.errors else 422)
@@ -109,19 +86,16 @@ def person_edit(person_id: int):
     _fill_choices(form)
     form.password.label.text = "Set a new password"
     if form.validate_on_submit():
-        try:
-            services.save_person(current_user, _person_data(form), person, form.password.data or None)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            person = db.get_or_404(User, person_id)
-            apply_errors(form, exc)
-        else:
+        saved, _ = save_form(
+            form, lambda: services.save_person(current_user, _person_data(form), person, form.password.data or None)
+        )
+        if saved:
             flash(f"{person.name} was saved.", "success")
             return redirect(url_for("admin.people"))
-    return render_template(
-        "admin/person_form.html", form=form, person=person, confirm_form=ConfirmForm()
-    ), (200 if not form.errors else 422)
+        person = db.get_or_404(User, person_id)  # as it is after the rollback
+    return render_template("admin/person_form.html", form=form, person=person, confirm_form=ConfirmForm()), (
+        200 if not form.errors else 422
+    )
 
 
 @bp.route("/people/<int:person_id>/deactivate", methods=["POST"])
@@ -130,13 +104,10 @@ def person_deactivate(person_id: int):
     person = db.get_or_404(User, person_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        services.deactivate_person(current_user, person)
-        db.session.commit()
-        flash(f"{person.name} is deactivated and can no longer sign in.", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    run_post(
+        lambda: services.deactivate_person(current_user, person),
+        lambda _: f"{person.name} is deactivated and can no longer sign in.",
+    )
     return redirect(url_for("admin.person_edit", person_id=person_id))
 
 
@@ -157,21 +128,11 @@ def person_reactivate(person_id: int):
 def departments():
     form = DepartmentForm()
     if form.validate_on_submit():
-        try:
-            dept = services.add_department(current_user, form.name.data, form.function.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, dept = save_form(form, lambda: services.add_department(current_user, form.name.data, form.function.data))
+        if saved:
             flash(f"Department {dept.name} was added.", "success")
             return redirect(url_for("admin.departments"))
-    rows = db.session.execute(
-        select(Department, func.count(User.id))
-        .outerjoin(User, (User.department_id == Department.id) & User.active.is_(True))
-        .group_by(Department.id)
-        .order_by(Department.name)
-    ).all()
+    rows = services.departments_with_counts()
     return render_template("admin/departments.html", form=form, rows=rows), (200 if not form.errors else 422)
 
 
@@ -181,22 +142,14 @@ def teams():
     form = TeamForm()
     _fill_choices(form)
     if form.validate_on_submit():
-        try:
-            team = services.add_team(current_user, form.name.data, form.department_id.data, form.manager_id.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+        saved, team = save_form(
+            form, lambda: services.add_team(current_user, form.name.data, form.department_id.data, form.manager_id.data)
+        )
+        if saved:
             flash(f"Team {team.name} was added.", "success")
             return redirect(url_for("admin.teams"))
     page, per_page = page_args(50)
-    pagination = db.paginate(
-        select(Team).options(selectinload(Team.manager)).join(Department).order_by(Department.name, Team.name),
-        page=page,
-        per_page=per_page,
-        error_out=False,
-    )
+    pagination = services.teams_page(page, per_page)
     return render_template("admin/teams.html", form=form, pagination=pagination), (200 if not form.errors else 422)
 
 
@@ -211,13 +164,10 @@ def people_import():
         except UnicodeDecodeError:
             form.file.errors = ["The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."]
         else:
-            try:
-                batch = services.store_people_import(current_user, form.file.data.filename or "", content)
-            except DomainError as exc:
-                db.session.rollback()
-                apply_errors(form, exc)
-            else:
-                db.session.commit()
+            saved, batch = save_form(
+                form, lambda: importer.store_people_import(current_user, form.file.data.filename or "", content)
+            )
+            if saved:
                 return redirect(url_for("admin.people_import_preview", batch_id=batch.id))
     return render_template("admin/import_upload.html", form=form), (200 if not form.errors else 422)
 
@@ -236,21 +186,22 @@ def people_import_preview(batch_id: int):
     form = ConfirmForm()
     tz = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
-        try:
-            preview = services.apply_people_import(current_user, batch.content, tz)
+
+        def apply() -> importer.ImportPreview:
+            preview = importer.apply_people_import(current_user, batch.content, tz)
             batch.applied_at = utcnow()
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            flash(
+            return preview
+
+        done, _ = run_post(
+            apply,
+            lambda preview: (
                 f"Import done: {preview.count('create')} added, {preview.count('update')} updated, "
-                f"{preview.count('unchanged')} unchanged.",
-                "success",
-            )
+                f"{preview.count('unchanged')} unchanged."
+            ),
+        )
+        if done:
             return redirect(url_for("admin.people"))
-    preview = services.preview_people_import(batch.content, tz)
+    preview = importer.preview_people_import(batch.content, tz)
     return render_template("admin/import_preview.html", preview=preview, batch=batch, form=form)
 
 
@@ -258,7 +209,7 @@ def people_import_preview(batch_id: int):
 @roles_required(*ADMIN)
 def people_import_sample():
     return Response(
-        services.SAMPLE_CSV,
+        importer.SAMPLE_CSV,
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=tandem-people-sample.csv"},
     )
@@ -269,10 +220,7 @@ def people_import_sample():
 def outbox():
     page, per_page = page_args()
     to = (request.args.get("to") or "").strip().lower()
-    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    if to:
-        stmt = stmt.where(func.lower(OutboxMessage.to).like(f"%{to}%"))
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    pagination = services.outbox_page(to, page, per_page)
     return render_template(
         "admin/outbox.html", pagination=pagination, to=to, smtp=bool(current_app.config["MAIL_SERVER"])
     )

@@ -22,7 +22,10 @@ class ChangePasswordForm(TandemForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters.")],
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters."),
+        ],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
     confirm = PasswordField(
@@ -37,7 +40,10 @@ class ForgotPasswordForm(TandemForm):
 class ResetPasswordForm(TandemForm):
     new_password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters.")],
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"At least {MIN_PASSWORD_LENGTH} characters."),
+        ],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
     confirm = PasswordField(
@@ -68,7 +74,9 @@ class DepartmentForm(TandemForm):
 
     name = StringField("Name", validators=[DataRequired(), *from_column(Department.name)])
     function = SelectField(
-        "Function", choices=options([("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")]), default="other"
+        "Function",
+        choices=options([("sales", "Sales"), ("marketing", "Marketing"), ("other", "Other")]),
+        default="other",
     )
 
 
@@ -86,7 +94,3 @@ class ImportUploadForm(TandemForm):
         validators=[FileRequired("Choose a CSV file."), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
         description="Columns: email, name, department, team, role, manager_email, timezone. UTF-8.",
     )
-
-
-class ConfirmForm(TandemForm):
-    """An empty form: a POST with a CSRF token, for confirmations."""

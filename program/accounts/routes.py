@@ -7,13 +7,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from program.accounts import services
+from program.accounts import services, signin
 from program.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
-from program.accounts.reset_mail import send_reset_link_later
+from program.accounts.mail import send_reset_link_later
+from program.accounts.models import new_session_token
 from program.errors import DomainError
 from program.extensions import db
 from program.timeutil import utcnow
-from program.web import apply_errors, client_ip
+from program.web import apply_errors, client_ip, save_form
 
 bp = Blueprint("accounts", __name__)
 SIGNED_IN_AT = "signed_in_at"  # in the session: when this sign-in happened (Unix seconds)
@@ -35,11 +36,11 @@ def login():
     if form.validate_on_submit():
         now = utcnow()
         try:
-            user = services.authenticate(form.email.data, form.password.data, client_ip(), now)
+            user = signin.authenticate(form.email.data, form.password.data, client_ip(), now)
         except DomainError as exc:
             db.session.commit()  # keep the record of the failed attempt (and release the throttle's locks)
             form.form_errors.append(exc.message)
-            if isinstance(exc, services.LoginThrottled):
+            if isinstance(exc, signin.LoginThrottled):
                 return render_template("accounts/login.html", form=form), 429
         else:
             db.session.commit()
@@ -79,7 +80,7 @@ def end_sessions_past_their_lifetime():
 @login_required
 def logout():
     # Rotating the session token makes any copy of the old cookie worthless.
-    current_user.session_token = services.new_session_token()
+    current_user.session_token = new_session_token()
     db.session.commit()
     logout_user()
     session.pop(SIGNED_IN_AT, None)
@@ -92,13 +93,10 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
+        saved, _ = save_form(
+            form, lambda: services.change_password(current_user, form.current_password.data, form.new_password.data)
+        )
+        if saved:
             login_user(current_user._get_current_object())  # re-issue this session's cookie with the new token
             flash("Your password is changed. Other sessions are signed out.", "success")
             return redirect(url_for("main.dashboard"))
@@ -111,13 +109,13 @@ def forgot_password():
     if form.validate_on_submit():
         now = utcnow()
         try:
-            email = services.record_reset_request(form.email.data, client_ip(), now)
-        except services.ResetThrottled as exc:
+            email = signin.record_reset_request(form.email.data, client_ip(), now)
+        except signin.ResetThrottled as exc:
             db.session.commit()  # release the throttle's locks
             apply_errors(form, exc)
             return render_template("accounts/forgot.html", form=form), 429
         db.session.commit()
-        # Whether the address has an account is found out off the request path (see reset_mail), so the
+        # Whether the address has an account is found out off the request path (see accounts.mail), so the
         # answer comes as fast for a real account as for an unknown address.
         send_reset_link_later(email, now)
         flash(
@@ -132,18 +130,17 @@ def forgot_password():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     try:
-        services.find_reset_token(token, utcnow())
+        signin.find_reset_token(token, utcnow())
     except DomainError as exc:
         return render_template("accounts/reset_invalid.html", message=exc.message), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
-            services.reset_password(token, form.new_password.data, utcnow(), ip=client_ip())
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc, default_field="new_password")
-        else:
-            db.session.commit()
+        saved, _ = save_form(
+            form,
+            lambda: signin.reset_password(token, form.new_password.data, utcnow(), ip=client_ip()),
+            default_field="new_password",
+        )
+        if saved:
             if current_user.is_authenticated:
                 logout_user()
             flash("Your password is set. Sign in with it now.", "success")

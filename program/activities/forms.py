@@ -1,4 +1,4 @@
-"""Small forms for participation actions (each a POST with CSRF)."""
+"""Small forms for participation actions (each a POST with CSRF; a bare confirmation is ``web.ConfirmForm``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from program.validation import TandemForm
-
-
-class ActionForm(TandemForm):
-    """A bare confirmation: the CSRF token is the whole form."""
 
 
 class AttendanceForm(TandemForm):

@@ -1,8 +1,9 @@
-"""What each kind of activity says about itself (title for a viewer, page URL). Kinds register here."""
+"""What each kind of activity says about itself (title for a viewer, page URL, hooks the core calls after a
+change). Each kind registers its ``KindInfo`` here from its own ``init_app``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from program.accounts.models import User
@@ -17,6 +18,9 @@ class KindInfo:
     endpoint: str
     # may this viewer see private detail (e.g. a hidden account name)?
     reveals_private: Callable[[Activity, User], bool]
+    # ... for many activities of this kind at once, in a fixed number of queries (lists use it through
+    # ``activity_links``): reveals_private_many(activities, viewer) -> {activity id: bool}
+    reveals_private_many: Callable[[list[Activity], User], dict[int, bool]] | None = None
     # may people book a seat themselves (ride-alongs), or do they take part by invitation/pairing only?
     bookable: bool = False
     # does the kind take attendance on its own pages (meetings), rather than through the shared route?
@@ -59,6 +63,35 @@ def kind_info(activity: Activity) -> KindInfo:
 def summary_for(activity: Activity, viewer: User) -> str:
     info = kind_info(activity)
     return info.summary(activity, info.reveals_private(activity, viewer))
+
+
+@dataclass(frozen=True)
+class ActivityLink:
+    summary: str
+    endpoint: str | None  # called with activity_id=; None when the kind has no page
+
+
+def activity_links(activities: Iterable[Activity], viewer: User) -> dict[int, ActivityLink]:
+    """Each activity's summary as this viewer may see it (hidden account names stay hidden), and its page.
+
+    Same answer as ``summary_for``, but a kind with ``reveals_private_many`` answers for all its rows at once
+    rather than with a query per row. Activities must come with what their kind's summary reads loaded.
+    """
+    by_kind: dict[str, list[Activity]] = {}
+    for a in {a.id: a for a in activities}.values():
+        by_kind.setdefault(a.kind, []).append(a)
+    links: dict[int, ActivityLink] = {}
+    for kind, group in by_kind.items():
+        info = _KINDS.get(kind)
+        if info is None:  # a kind whose package has not registered itself
+            links.update((a.id, ActivityLink(a.title, None)) for a in group)
+            continue
+        if info.reveals_private_many is not None:
+            reveal = info.reveals_private_many(group, viewer)
+        else:
+            reveal = {a.id: info.reveals_private(a, viewer) for a in group}
+        links.update((a.id, ActivityLink(info.summary(a, reveal[a.id]), info.endpoint)) for a in group)
+    return links
 
 
 def is_bookable(activity: Activity) -> bool:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from program.accounts.models import User
+from program.activities import queries
 from program.activities import services as core
-from program.activities.forms import ActionForm, AttendanceForm, MoveUpForm, OfferAnswerForm
-from program.activities.kinds import kind_info, summary_for
+from program.activities.forms import AttendanceForm, MoveUpForm, OfferAnswerForm
+from program.activities.kinds import has_own_attendance, is_bookable, kind_info, summary_for
+from program.activities.mail import read_offer_token
 from program.activities.models import Activity, Participation, State
+from program.activities.permissions import can_mark_attendance
 from program.errors import DomainError
 from program.extensions import db
 from program.timeutil import utcnow
-from program.web import page_args
+from program.web import ConfirmForm, page_args, run_post
 
 bp = Blueprint("activities", __name__)
 
@@ -23,8 +24,6 @@ bp = Blueprint("activities", __name__)
 def _activity_or_404(activity_id: int, *, bookable: bool = True) -> Activity:
     """The activity, if these shared seat actions apply to its kind (ride-alongs); else 404. Shadow days and
     meetings have their own pages and rules for taking part."""
-    from program.activities.kinds import has_own_attendance, is_bookable
-
     activity = db.session.get(Activity, activity_id)
     if activity is None or (bookable and not is_bookable(activity)) or (not bookable and has_own_attendance(activity)):
         abort(404)
@@ -42,22 +41,29 @@ def _own_participation(activity: Activity) -> Participation:
     return p
 
 
-def _run(activity: Activity, action, success: str | None):
+def _answer(action, success) -> None:
+    """``run_post`` for the seat actions, with two refusals of their own: a lapsed offer is refused only after
+    the lapse was recorded and the seat offered on (that work stands: it is committed), and a link to a settled
+    offer is refused by the page it returns to, which says why (so no message here)."""
+    refused: list[DomainError] = []
+
+    def attempt():
+        try:
+            return action()
+        except (core.OfferLapsed, core.StaleOfferLink) as exc:
+            refused.append(exc)
+            return None
+
+    run_post(attempt, lambda result: None if refused else (success(result) if callable(success) else success))
+    if refused and isinstance(refused[0], core.OfferLapsed):
+        flash(refused[0].message, "error")
+
+
+def _run(activity: Activity, action, success):
     """Run one service call, commit once, flash its outcome, go back to the activity page."""
-    if not ActionForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        result = action()
-        db.session.commit()
-    except core.OfferLapsed as exc:
-        db.session.commit()  # the lapse and the hand-on to the next person stand; only the acceptance is refused
-        flash(exc.message, "error")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        if success:
-            flash(success if not callable(success) else success(result), "success")
+    _answer(action, success)
     return _back(activity)
 
 
@@ -80,7 +86,11 @@ def cancel_booking(activity_id: int):
     activity = _activity_or_404(activity_id)
     p = _own_participation(activity)
     was = p.state
-    text = "You left the waitlist." if was == State.WAITLISTED.value else "Your seat is cancelled; the calendar entry is withdrawn."
+    text = (
+        "You left the waitlist."
+        if was == State.WAITLISTED.value
+        else "Your seat is cancelled; the calendar entry is withdrawn."
+    )
     return _run(activity, lambda: core.cancel_booking(p, current_user, utcnow()), text)
 
 
@@ -89,7 +99,11 @@ def cancel_booking(activity_id: int):
 def accept(activity_id: int):
     activity = _activity_or_404(activity_id)
     p = _own_participation(activity)
-    return _run(activity, lambda: core.accept_offer(p, current_user, utcnow()), "The seat is yours. The invitation is on its way.")
+    return _run(
+        activity,
+        lambda: core.accept_offer(p, current_user, utcnow()),
+        "The seat is yours. The invitation is on its way.",
+    )
 
 
 @bp.route("/activities/<int:activity_id>/decline", methods=["POST"])
@@ -97,7 +111,11 @@ def accept(activity_id: int):
 def decline(activity_id: int):
     activity = _activity_or_404(activity_id)
     p = _own_participation(activity)
-    return _run(activity, lambda: core.decline_offer(p, current_user, utcnow()), "You declined; the seat goes to the next person waiting.")
+    return _run(
+        activity,
+        lambda: core.decline_offer(p, current_user, utcnow()),
+        "You declined; the seat goes to the next person waiting.",
+    )
 
 
 def _participation_in(activity: Activity, participation_id: int) -> Participation:
@@ -112,21 +130,15 @@ def _participation_in(activity: Activity, participation_id: int) -> Participatio
 def attendance(activity_id: int, participation_id: int):
     activity = _activity_or_404(activity_id, bookable=False)
     p = _participation_in(activity, participation_id)
-    from program.activities.permissions import can_mark_attendance
-
     if not can_mark_attendance(current_user, p):
         abort(404)
     form = AttendanceForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        core.mark_attendance(p, current_user, form.outcome.data == "attended", utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"{p.user.name}: {State(p.state).label.lower()}.", "success")
+    run_post(
+        lambda: core.mark_attendance(p, current_user, form.outcome.data == "attended", utcnow()),
+        lambda _: f"{p.user.name}: {State(p.state).label.lower()}.",
+    )
     return _back(activity)
 
 
@@ -142,14 +154,10 @@ def move_up(activity_id: int, participation_id: int):
         refused = form.unstorable and form.reason.errors  # e.g. a NUL byte: say so, not that it is missing
         flash(form.reason.errors[0] if refused else "Give a reason for moving someone up the waitlist.", "error")
         return _back(activity)
-    try:
-        core.move_up_waitlist(p, current_user, form.reason.data, utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"{p.user.name} is now first on the waitlist.", "success")
+    run_post(
+        lambda: core.move_up_waitlist(p, current_user, form.reason.data, utcnow()),
+        lambda _: f"{p.user.name} is now first on the waitlist.",
+    )
     return _back(activity)
 
 
@@ -158,8 +166,6 @@ def offer(token: str):
     """The one-click link in an offer email: the signed token names the participation, its person and the
     offer it answers; once that offer is settled (accepted, declined, lapsed or followed by a newer one) the
     link answers nothing."""
-    from program.notify.activity_mail import read_offer_token
-
     found = read_offer_token(token)
     p = db.session.get(Participation, found[0]) if found else None
     if p is None or p.user_id != found[1] or not p.user.active:
@@ -169,24 +175,16 @@ def offer(token: str):
     activity = p.activity
     form = OfferAnswerForm()
     if form.validate_on_submit():
-        now = utcnow()
-        try:
-            if form.answer.data == "accept":
-                core.accept_offer(p, person, now, offer_id=offer_id)
-            else:
-                core.decline_offer(p, person, now, offer_id=offer_id)
-            db.session.commit()
-        except core.OfferLapsed as exc:
-            db.session.commit()  # the lapse and the hand-on stand; only the acceptance is refused
-            flash(exc.message, "error")
-        except core.StaleOfferLink:
-            db.session.rollback()  # the page this redirects to says why, beside the (absent) buttons
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        if form.answer.data == "accept":
+            _answer(
+                lambda: core.accept_offer(p, person, utcnow(), offer_id=offer_id),
+                "The seat is yours. The invitation is on its way.",
+            )
         else:
-            flash("The seat is yours. The invitation is on its way." if form.answer.data == "accept"
-                  else "You declined; the seat goes to the next person waiting.", "success")
+            _answer(
+                lambda: core.decline_offer(p, person, utcnow(), offer_id=offer_id),
+                "You declined; the seat goes to the next person waiting.",
+            )
         return redirect(url_for("activities.offer", token=token))
     this_offer = core.current_offer_id(p) == offer_id
     return render_template(
@@ -207,24 +205,14 @@ def schedule():
     now = utcnow()
     show = request.args.get("show", "upcoming")
     page, per_page = page_args(20)
-    stmt = (
-        select(Participation)
-        .join(Activity)
-        .options(joinedload(Participation.activity).joinedload(Activity.host))
-        .where(Participation.user_id == current_user.id)
+    pagination, hosted_page = queries.schedule(
+        current_user,
+        now,
+        past=show == "past",
+        page=page,
+        hosted_page=request.args.get("hpage", 1, type=int),
+        per_page=per_page,
     )
-    hosted = select(Activity).options(joinedload(Activity.host)).where(Activity.host_id == current_user.id)
-    if show == "past":
-        stmt = stmt.where(Activity.ends_at < now).order_by(Activity.starts_at.desc())
-        hosted = hosted.where(Activity.ends_at < now).order_by(Activity.starts_at.desc())
-    else:
-        stmt = stmt.where(
-            Activity.ends_at >= now,
-            Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value, State.INVITED.value]),
-        ).order_by(Activity.starts_at)
-        hosted = hosted.where(Activity.ends_at >= now).order_by(Activity.starts_at)
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
-    hosted_page = db.paginate(hosted, page=request.args.get("hpage", 1, type=int), per_page=per_page, error_out=False)
     items = [(p, summary_for(p.activity, current_user)) for p in pagination.items]
     hosted_items = [(a, summary_for(a, current_user)) for a in hosted_page.items]
     return render_template(

@@ -1,21 +1,21 @@
 """The seat rules every kind of activity shares: book, waitlist, offer, accept, cancel, attendance.
 
-Every state change goes through ``transition`` (history row + denormalised state in one transaction)
-and fires ``participation_changed``, to which mail and calendar subscribe. Seat counts are protected by
-a row lock on the activity (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock), taken before
-the seats are counted.
+Every state change goes through ``transition`` (history row + denormalised state in one transaction),
+fires ``participation_changed`` (the core's mail subscribes) and calls the kind's ``on_transition`` hook.
+Seat counts are protected by a row lock on the activity (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+write lock), taken before the seats are counted. Reads for pages are in ``queries``; entered times in ``times``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import and_, func, select, text
 
 from program.accounts.models import Role, User
+from program.activities.kinds import is_bookable, kind_activity_changed, kind_transitioned
 from program.activities.models import (
     SEAT_HOLDING,
     Activity,
@@ -24,7 +24,6 @@ from program.activities.models import (
     ParticipationEvent,
     State,
 )
-from program.activities.kinds import kind_activity_changed, kind_transitioned
 from program.activities.permissions import can_manage_activity, can_mark_attendance
 from program.activities.signals import activity_changed, participation_changed
 from program.errors import DomainError, InvalidTransition, NotAllowed
@@ -52,58 +51,6 @@ STALE_OFFER_LINK = (
 )
 
 
-# --- times ------------------------------------------------------------------------------------
-
-
-def local_to_utc(day, at, tz: str) -> datetime:
-    """A wall-clock time in a zone → aware UTC; refuses times that don't exist (DST gap)."""
-    from zoneinfo import ZoneInfo
-
-    from program.timeutil import UTC
-
-    zone = ZoneInfo(tz)
-    local = datetime.combine(day, at).replace(tzinfo=zone)
-    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise ValueError("That time doesn't exist on this day (the clocks change); pick another.")
-    return local.astimezone(UTC)
-
-
-def validate_time_window(
-    day, start, end, tz: str, now: datetime, *, noun: str, max_hours: int, current_start: datetime | None = None
-) -> tuple[dict[str, str], datetime | None, datetime | None]:
-    """Check a date with start and end times in ``tz`` (the form fields day/start/end/timezone): both exist,
-    it ends after it starts, lasts at most ``max_hours``, and starts in the future unless the start is
-    unchanged (``current_start``, when editing). Returns (errors by field, starts_at, ends_at)."""
-    from program.timeutil import is_valid_timezone
-
-    errors: dict[str, str] = {}
-    if not is_valid_timezone(tz or ""):
-        errors["timezone"] = "Choose a timezone."
-    if day is None:
-        errors["day"] = f"Give the date of the {noun}."
-    if start is None:
-        errors["start"] = "Give the start time."
-    if end is None:
-        errors["end"] = "Give the end time."
-    if errors:
-        return errors, None, None
-    try:
-        starts = local_to_utc(day, start, tz)
-    except ValueError as exc:
-        return {"start": str(exc)}, None, None
-    try:
-        ends = local_to_utc(day, end, tz)
-    except ValueError as exc:
-        return {"end": str(exc)}, None, None
-    if ends <= starts:
-        errors["end"] = f"The {noun} must end after it starts."
-    elif ends - starts > timedelta(hours=max_hours):
-        errors["end"] = f"A {noun} can last at most {max_hours} hours."
-    if starts != current_start and starts <= now:
-        errors["start"] = f"The {noun} must start in the future."
-    return errors, starts, ends
-
-
 # --- locking and counting ----------------------------------------------------------------------
 
 
@@ -121,7 +68,7 @@ def lock_activity(activity_id: int) -> Activity:
     return activity
 
 
-def _seat_taken_clause(now: datetime):
+def seat_taken_clause(now: datetime):
     return (Participation.state == State.BOOKED.value) | (
         (Participation.state == State.OFFERED.value) & (Participation.offer_expires_at > now)
     )
@@ -129,33 +76,8 @@ def _seat_taken_clause(now: datetime):
 
 def taken_seats(activity_id: int, now: datetime) -> int:
     return db.session.scalar(
-        select(func.count(Participation.id)).where(Participation.activity_id == activity_id, _seat_taken_clause(now))
+        select(func.count(Participation.id)).where(Participation.activity_id == activity_id, seat_taken_clause(now))
     )
-
-
-@dataclass(frozen=True)
-class SeatCounts:
-    taken: int
-    waiting: int
-
-
-def seat_counts(activity_ids: list[int], now: datetime) -> dict[int, SeatCounts]:
-    """Seats taken and people waiting for many activities, in one query."""
-    if not activity_ids:
-        return {}
-    rows = db.session.execute(
-        select(
-            Participation.activity_id,
-            func.sum(case((_seat_taken_clause(now), 1), else_=0)),
-            func.sum(case((Participation.state == State.WAITLISTED.value, 1), else_=0)),
-        )
-        .where(Participation.activity_id.in_(activity_ids))
-        .group_by(Participation.activity_id)
-    ).all()
-    counts = {aid: SeatCounts(0, 0) for aid in activity_ids}
-    for aid, taken, waiting in rows:
-        counts[aid] = SeatCounts(int(taken or 0), int(waiting or 0))
-    return counts
 
 
 def waiting_list(activity_id: int) -> list[Participation]:
@@ -204,8 +126,6 @@ def _participation_for(activity: Activity, user: User, now: datetime) -> Partici
 
 
 def _check_bookable(activity: Activity, user: User, now: datetime) -> None:
-    from program.activities.kinds import is_bookable
-
     if not is_bookable(activity):
         raise SeatUnavailable("This activity is by invitation; it can't be booked.")
     if activity.host_id == user.id:
@@ -463,10 +383,13 @@ def cancel_activity(
     activity.late_cancellation = late
     activity.ical_sequence += 1
     affected = [
-        p for p in activity.participations
+        p
+        for p in activity.participations
         if p.state in (State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value, State.INVITED.value)
     ]
-    note = ("late cancellation by host" if late else "cancelled by host") + (f": {activity.cancel_reason}" if activity.cancel_reason else "")
+    note = ("late cancellation by host" if late else "cancelled by host") + (
+        f": {activity.cancel_reason}" if activity.cancel_reason else ""
+    )
     for p in affected:
         transition(p, State.CANCELLED_BY_HOST, actor, now, note=note)
     activity_changed.send(activity, change="cancelled", actor=actor, now=now, affected=affected)
@@ -474,7 +397,9 @@ def cancel_activity(
     return affected
 
 
-def reschedule_or_update(activity: Activity, actor: User, now: datetime, *, time_changed: bool, place_changed: bool) -> None:
+def reschedule_or_update(
+    activity: Activity, actor: User, now: datetime, *, time_changed: bool, place_changed: bool
+) -> None:
     """After a host edits an activity: bump SEQUENCE and tell riders when what they'd notice changed."""
     if time_changed or place_changed:
         activity.ical_sequence += 1
@@ -490,38 +415,21 @@ def seats_changed(activity: Activity, now: datetime) -> list[Participation]:
     return offer_next(locked, now)
 
 
-def upcoming_for(user: User, now: datetime, limit: int = 5) -> list[Participation]:
-    """The person's next booked, offered or waitlisted places (for the dashboard)."""
-    from sqlalchemy.orm import joinedload
-
-    return list(
-        db.session.scalars(
-            select(Participation)
-            .join(Activity)
-            .options(joinedload(Participation.activity).joinedload(Activity.host))
-            .where(
-                Participation.user_id == user.id,
-                Participation.state.in_(
-                    [State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value, State.INVITED.value]
-                ),
-                Activity.ends_at >= now,
-                Activity.status == ActivityStatus.SCHEDULED.value,
-            )
-            .order_by(Activity.starts_at)
-            .limit(limit)
+def release_places(person: User, actor: User | None, now: datetime, **_) -> None:
+    """A person who leaves (is deactivated) gives up their upcoming seats, offers and waitlist places (seats go
+    to the next person waiting); their history stays. Subscribed to ``accounts.signals.person_deactivated``."""
+    places = db.session.scalars(
+        select(Participation)
+        .join(Activity)
+        .where(
+            Participation.user_id == person.id,
+            Participation.state.in_([State.BOOKED.value, State.OFFERED.value, State.WAITLISTED.value]),
+            Activity.starts_at > now,
         )
-    )
-
-
-def hosting_next(user: User, now: datetime, limit: int = 5) -> list[Activity]:
-    from sqlalchemy.orm import joinedload
-
-    return list(
-        db.session.scalars(
-            select(Activity)
-            .options(joinedload(Activity.host))
-            .where(Activity.host_id == user.id, Activity.ends_at >= now, Activity.status == ActivityStatus.SCHEDULED.value)
-            .order_by(Activity.starts_at)
-            .limit(limit)
-        )
-    )
+    ).all()
+    for p in places:
+        activity = lock_activity(p.activity_id)
+        freed = p.state in (State.BOOKED.value, State.OFFERED.value)
+        transition(p, State.CANCELLED_BY_USER, actor, now, note="deactivated")
+        if freed:
+            offer_next(activity, now)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, make_response, render_template
 from flask_login import current_user, login_required
 
-from program.activities.forms import ActionForm
-from program.calendar import services
+from program.calendar import feeds
 from program.extensions import db
 from program.timeutil import utcnow
-from program.web import absolute_url
+from program.web import ConfirmForm, absolute_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -21,32 +20,38 @@ bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 @bp.route("/")
 @login_required
 def settings():
-    return render_template("calendar/settings.html", feed=services.feed_for(current_user), feed_url=None,
-                           replaced=False, form=ActionForm())
+    return render_template(
+        "calendar/settings.html", feed=feeds.feed_for(current_user), feed_url=None, replaced=False, form=ConfirmForm()
+    )
 
 
 @bp.route("/rotate", methods=["POST"])
 @login_required
 def rotate():
-    if not ActionForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
-    replaced = services.feed_for(current_user) is not None
-    token = services.rotate_feed(current_user, utcnow())
+    replaced = feeds.feed_for(current_user) is not None
+    token = feeds.rotate_feed(current_user, utcnow())
     db.session.commit()
-    response = make_response(render_template(
-        "calendar/settings.html", feed=services.feed_for(current_user),
-        feed_url=absolute_url("calendar.feed", token=token), replaced=replaced, form=ActionForm(),
-    ))
+    response = make_response(
+        render_template(
+            "calendar/settings.html",
+            feed=feeds.feed_for(current_user),
+            feed_url=absolute_url("calendar.feed", token=token),
+            replaced=replaced,
+            form=ConfirmForm(),
+        )
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.route("/feed/<token>.ics")
 def feed(token: str):
-    user = services.user_for_token(token)
+    user = feeds.user_for_token(token)
     if user is None:
         abort(404)
-    body = services.build_feed(user, utcnow(), current_app.config["ORG_NAME"])
+    body = feeds.build_feed(user, utcnow(), current_app.config["ORG_NAME"])
     return Response(
         body,
         mimetype="text/calendar",

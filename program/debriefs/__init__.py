@@ -1,5 +1,5 @@
 """Structured debriefs after every activity (the write side): versioned templates, one reason-code codebook,
-tasks with due dates, answers."""
+tasks with due dates, answers, and their mail."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The debriefs front door: the writer's pages, the template and codebook admin, debrief mail and jobs."""
-    from program.debriefs import admin_routes, contest_routes, insight_routes, routes
-    from program.notify import debrief_mail  # noqa: F401  (transitional: subscribers and jobs)
+    """The debriefs front door: the writer's pages, the template and codebook admin, tasks created on
+    attendance, and the debrief reminders job."""
+    from program import jobs
+    from program.activities.signals import participation_changed
+    from program.debriefs import admin_routes, mail, routes, services
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(admin_routes.bp)
-    app.register_blueprint(insight_routes.bp)
-    app.register_blueprint(contest_routes.bp)
+    participation_changed.connect(services.on_participation_changed)  # connecting twice is harmless
+    jobs.register_job("debrief reminders", mail.remind_debriefs)

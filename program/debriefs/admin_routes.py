@@ -8,29 +8,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
 
-from program.accounts.forms import ConfirmForm
 from program.accounts.models import Role
 from program.activities.models import ActivityKind
 from program.debriefs import codebook, services
-from program.debriefs.admin_forms import CodeEditForm, CodeForm, TemplateForm, specs_of
+from program.debriefs import template_versions as versions
 from program.debriefs.defaults import ensure_defaults
-from program.debriefs.models import (
-    CODE_CATEGORY_LABELS,
-    QUESTION_TYPE_LABELS,
-    CodeCategory,
-    Debrief,
-    DebriefQuestion,
-    DebriefTemplate,
-    ReasonCode,
-)
+from program.debriefs.forms import CodeEditForm, CodeForm, TemplateForm, specs_of
+from program.debriefs.models import CODE_CATEGORY_LABELS, QUESTION_TYPE_LABELS, DebriefTemplate, ReasonCode
 from program.errors import DomainError
 from program.extensions import db
 from program.timeutil import utcnow
-from program.web import apply_errors, page_args, roles_required
+from program.web import ConfirmForm, page_args, roles_required, run_post, save_form
 
 bp = Blueprint("debrief_admin", __name__, url_prefix="/admin/debriefs")
 
@@ -47,11 +36,7 @@ def _kind_or_404(kind: str) -> str:
 
 
 def _template_or_404(kind: str, version: int) -> DebriefTemplate:
-    template = db.session.scalar(
-        select(DebriefTemplate)
-        .options(selectinload(DebriefTemplate.questions), joinedload(DebriefTemplate.published_by))
-        .where(DebriefTemplate.kind == kind, DebriefTemplate.version == version)
-    )
+    template = versions.template_version(kind, version)
     if template is None:
         abort(404)
     return template
@@ -64,17 +49,6 @@ def _current_or_none(kind: str) -> DebriefTemplate | None:
         return None
 
 
-def _question_counts(template_ids: list[int]) -> dict[int, int]:
-    if not template_ids:
-        return {}
-    rows = db.session.execute(
-        select(DebriefQuestion.template_id, func.count(DebriefQuestion.id))
-        .where(DebriefQuestion.template_id.in_(template_ids))
-        .group_by(DebriefQuestion.template_id)
-    ).all()
-    return dict(rows)
-
-
 # --- templates -------------------------------------------------------------------------------
 
 
@@ -84,20 +58,8 @@ def templates():
     """Each kind's current version: number, published when and by whom, how many questions."""
     ensure_defaults(utcnow())
     db.session.commit()
-    latest = (
-        select(DebriefTemplate.kind, func.max(DebriefTemplate.version).label("version"))
-        .group_by(DebriefTemplate.kind)
-        .subquery()
-    )
-    current = {
-        t.kind: t
-        for t in db.session.scalars(
-            select(DebriefTemplate)
-            .options(joinedload(DebriefTemplate.published_by))
-            .join(latest, and_(DebriefTemplate.kind == latest.c.kind, DebriefTemplate.version == latest.c.version))
-        )
-    }
-    counts = _question_counts([t.id for t in current.values()])
+    current = versions.current_versions()
+    counts = versions.question_counts([t.id for t in current.values()])
     rows = [(kind, label, current.get(kind)) for kind, label in KIND_LABELS.items()]
     return render_template("debriefs/admin_templates.html", rows=rows, counts=counts)
 
@@ -134,19 +96,13 @@ def template_edit(kind: str):
                 f"Nothing has changed since version {current.version}, so there is nothing to publish."
             )
         else:
-            try:
-                template = services.publish_template(current_user, kind, form.specs, now, form.note.data or "")
-                db.session.commit()
-            except IntegrityError:
-                db.session.rollback()
-                form.form_errors.append(
-                    "Someone published a version at the same moment, so nothing was saved. Publish again to replace it."
-                )
-                form.based_on.data = str(services.current_template(kind).version)
-            except DomainError as exc:
-                db.session.rollback()
-                apply_errors(form, exc)
-            else:
+            saved, template = save_form(
+                form,
+                lambda: versions.publish_template(current_user, kind, form.specs, now, form.note.data or ""),
+            )
+            if not saved and versions.PUBLISHED_MEANWHILE in form.form_errors:
+                form.based_on.data = str(services.current_template(kind).version)  # publishing again replaces it
+            elif saved:
                 flash(
                     f"{KIND_LABELS[kind]} debrief: version {template.version} is published. "
                     f"Debriefs already started keep the version they began on.",
@@ -170,34 +126,16 @@ def template_versions(kind: str):
     """Every published version of a kind, newest first, with how many debriefs were given on each."""
     kind = _kind_or_404(kind)
     page, per_page = page_args(20)
-    pagination = db.paginate(
-        select(DebriefTemplate)
-        .options(joinedload(DebriefTemplate.published_by))
-        .where(DebriefTemplate.kind == kind)
-        .order_by(DebriefTemplate.version.desc()),
-        page=page,
-        per_page=per_page,
-        error_out=False,
-    )
+    pagination = versions.versions_page(kind, page, per_page)
     ids = [t.id for t in pagination.items]
-    debriefs = {}
-    if ids:
-        debriefs = dict(
-            db.session.execute(
-                select(Debrief.template_id, func.count(Debrief.id))
-                .where(Debrief.template_id.in_(ids))
-                .group_by(Debrief.template_id)
-            ).all()
-        )
-    latest = db.session.scalar(select(func.max(DebriefTemplate.version)).where(DebriefTemplate.kind == kind))
     return render_template(
         "debriefs/admin_template_versions.html",
         kind=kind,
         kind_label=KIND_LABELS[kind],
         pagination=pagination,
-        question_counts=_question_counts(ids),
-        debrief_counts=debriefs,
-        latest=latest,
+        question_counts=versions.question_counts(ids),
+        debrief_counts=versions.debrief_counts(ids),
+        latest=versions.latest_version(kind),
     )
 
 
@@ -207,7 +145,7 @@ def template_version(kind: str, version: int):
     """One version's questions, read-only."""
     kind = _kind_or_404(kind)
     template = _template_or_404(kind, version)
-    latest = db.session.scalar(select(func.max(DebriefTemplate.version)).where(DebriefTemplate.kind == kind))
+    latest = versions.latest_version(kind)
     return render_template(
         "debriefs/admin_template_version.html",
         kind=kind,
@@ -241,18 +179,13 @@ def codes():
         if request.args.get("category") in CATEGORY_LABELS:
             form.category.data = request.args["category"]
     if form.validate_on_submit():
-        try:
-            code = codebook.add_code(
+        saved, code = save_form(
+            form,
+            lambda: codebook.add_code(
                 current_user, form.category.data, form.label.data or "", form.description.data or "", utcnow()
-            )
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            form.label.errors = ["That label was just added to this category by someone else."]
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+            ),
+        )
+        if saved:
             flash(f"“{code.label}” was added to {CATEGORY_LABELS[code.category]}.", "success")
             return redirect(url_for("debrief_admin.codes", category=code.category))
     category = request.args.get("category") or ""
@@ -260,16 +193,7 @@ def codes():
         category = ""
     show_retired = request.args.get("retired") == "1"
     page, per_page = page_args(100)
-    stmt = select(ReasonCode)
-    if category:
-        stmt = stmt.where(ReasonCode.category == category)
-    if not show_retired:
-        stmt = stmt.where(ReasonCode.retired.is_(False))
-    category_order = case(
-        *[(ReasonCode.category == c.value, n) for n, c in enumerate(CodeCategory)], else_=len(CodeCategory)
-    )
-    stmt = stmt.order_by(category_order, ReasonCode.position, ReasonCode.label, ReasonCode.id)
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    pagination = codebook.codes_page(category, show_retired, page, per_page)
     groups: dict[str, list[ReasonCode]] = {}
     for code in pagination.items:
         groups.setdefault(code.category, []).append(code)
@@ -291,20 +215,16 @@ def code_edit(code_id: int):
     code = _code_or_404(code_id)
     form = CodeEditForm(obj=code)
     if form.validate_on_submit():
-        try:
-            codebook.edit_code(current_user, code, form.label.data or "", form.description.data or "", utcnow())
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            code = _code_or_404(code_id)
-            form.label.errors = ["That label was just given to another code in this category."]
-        except DomainError as exc:
-            db.session.rollback()
-            code = _code_or_404(code_id)
-            apply_errors(form, exc)
-        else:
+        saved, _ = save_form(
+            form,
+            lambda: codebook.edit_code(
+                current_user, code, form.label.data or "", form.description.data or "", utcnow()
+            ),
+        )
+        if saved:
             flash(f"“{code.label}” was saved.", "success")
             return redirect(_list_url(code))
+        code = _code_or_404(code_id)
     return render_template(
         "debriefs/admin_code_edit.html",
         form=form,
@@ -318,14 +238,7 @@ def _change_retired(code_id: int, change, done: str):
     code = _code_or_404(code_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        change(current_user, code, utcnow())
-        db.session.commit()
-        flash(done.format(label=code.label), "success")
-    except DomainError as exc:
-        db.session.rollback()
-        code = _code_or_404(code_id)
-        flash(exc.message, "error")
+    run_post(lambda: change(current_user, code, utcnow()), lambda _: done.format(label=code.label))
     return redirect(_list_url(code))
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 
 from program.accounts.models import User
 from program.debriefs.models import CODE_CATEGORY_LABELS, AnswerCode, CodeCategory, ReasonCode
@@ -75,8 +76,11 @@ def add_code(actor: User, category: str, label: str, description: str, now: date
         position=(last + 1) if last is not None else 0,
         created_at=now,
     )
-    db.session.add(code)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(code)
+    except IntegrityError:  # the same label, added a moment ago by someone else
+        raise ValidationFailed("That label was just added to this category by someone else.", field="label") from None
     return code
 
 
@@ -86,9 +90,12 @@ def edit_code(actor: User, code: ReasonCode, label: str, description: str, now: 
     label = _clean_label(label)
     description = _clean_description(description)
     _refuse_duplicate(code.category, label, exclude_id=code.id)
-    code.label = label
-    code.description = description
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            code.label = label
+            code.description = description
+    except IntegrityError:  # another code of the category took this label a moment ago
+        raise ValidationFailed("That label was just given to another code in this category.", field="label") from None
     return code
 
 
@@ -124,3 +131,30 @@ def usage_counts(code_ids: list[int] | None = None) -> dict[int, int]:
             return {}
         stmt = stmt.where(AnswerCode.reason_code_id.in_(code_ids))
     return {code_id: n for code_id, n in db.session.execute(stmt).all()}
+
+
+# --- what the pages list -------------------------------------------------------------------------
+
+
+def codes_by_category() -> dict[str, list[ReasonCode]]:
+    """Every code, grouped by category, in the order the debrief form offers them."""
+    grouped: dict[str, list[ReasonCode]] = {}
+    for code in db.session.scalars(
+        select(ReasonCode).order_by(ReasonCode.category, ReasonCode.position, ReasonCode.label)
+    ):
+        grouped.setdefault(code.category, []).append(code)
+    return grouped
+
+
+def codes_page(category: str, show_retired: bool, page: int, per_page: int):
+    """The codebook a page at a time: one category or all (in category order), retired codes when asked."""
+    stmt = select(ReasonCode)
+    if category:
+        stmt = stmt.where(ReasonCode.category == category)
+    if not show_retired:
+        stmt = stmt.where(ReasonCode.retired.is_(False))
+    category_order = case(
+        *[(ReasonCode.category == c.value, n) for n, c in enumerate(CodeCategory)], else_=len(CodeCategory)
+    )
+    stmt = stmt.order_by(category_order, ReasonCode.position, ReasonCode.label, ReasonCode.id)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)

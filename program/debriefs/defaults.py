@@ -49,22 +49,58 @@ SHARED_BY_DEFAULT = ("learned", "tactic")
 def _q(key, qtype, prompt, help_text="", required=False, options=None, category="", ask_words=False):
     import json
 
-    return dict(key=key, qtype=qtype.value, prompt=prompt, help_text=help_text, required=required,
-                options_json=json.dumps(options or []), code_category=category, ask_words=ask_words,
-                shared_in_feed=key in SHARED_BY_DEFAULT)
+    return dict(
+        key=key,
+        qtype=qtype.value,
+        prompt=prompt,
+        help_text=help_text,
+        required=required,
+        options_json=json.dumps(options or []),
+        code_category=category,
+        ask_words=ask_words,
+        shared_in_feed=key in SHARED_BY_DEFAULT,
+    )
 
 
 DEFAULT_QUESTIONS = {
     ActivityKind.RIDE_ALONG.value: [
-        _q("why_buy", QuestionType.REASON_CODES, "Why is the customer buying or considering?",
-           "Pick every reason you heard. Use “Unknown / other” rather than guessing.", True, category=CodeCategory.WHY_BUY.value),
-        _q("objections", QuestionType.REASON_CODES, "Which objections did you hear?",
-           "Add the customer's own words where you can.", False, category=CodeCategory.OBJECTION.value, ask_words=True),
-        _q("lead_quality", QuestionType.RATING, "Lead quality from your point of view", "1 = poor fit, 5 = ideal customer.", True),
-        _q("learned", QuestionType.LONG_TEXT, "What did you learn?",
-           "What would help colleagues sell or market better?", True),
-        _q("tactic", QuestionType.LONG_TEXT, "A sales tactic that could become a scalable marketing programme",
-           "Optional. Marketing leaders review every proposal."),
+        _q(
+            "why_buy",
+            QuestionType.REASON_CODES,
+            "Why is the customer buying or considering?",
+            "Pick every reason you heard. Use “Unknown / other” rather than guessing.",
+            True,
+            category=CodeCategory.WHY_BUY.value,
+        ),
+        _q(
+            "objections",
+            QuestionType.REASON_CODES,
+            "Which objections did you hear?",
+            "Add the customer's own words where you can.",
+            False,
+            category=CodeCategory.OBJECTION.value,
+            ask_words=True,
+        ),
+        _q(
+            "lead_quality",
+            QuestionType.RATING,
+            "Lead quality from your point of view",
+            "1 = poor fit, 5 = ideal customer.",
+            True,
+        ),
+        _q(
+            "learned",
+            QuestionType.LONG_TEXT,
+            "What did you learn?",
+            "What would help colleagues sell or market better?",
+            True,
+        ),
+        _q(
+            "tactic",
+            QuestionType.LONG_TEXT,
+            "A sales tactic that could become a scalable marketing programme",
+            "Optional. Marketing leaders review every proposal.",
+        ),
         _q("collateral", QuestionType.LONG_TEXT, "Content or collateral that would have helped"),
     ],
     ActivityKind.REVIEW_MEETING.value: [
@@ -85,7 +121,11 @@ def ensure_codebook(now: datetime) -> int:
     n = 0
     for category, codes in CODEBOOK.items():
         for position, (label, description) in enumerate(codes):
-            db.session.add(ReasonCode(category=category.value, label=label, description=description, position=position, created_at=now))
+            db.session.add(
+                ReasonCode(
+                    category=category.value, label=label, description=description, position=position, created_at=now
+                )
+            )
             n += 1
     db.session.flush()
     return n

@@ -62,6 +62,18 @@ CODE_CATEGORY_LABELS = {
 }
 
 
+class TaskStatus(enum.StrEnum):
+    """A debrief task is open until its debrief is submitted."""
+
+    OPEN = "open"
+    SUBMITTED = "submitted"
+
+
+class DebriefState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
 class ReasonCode(db.Model):
     """One shared codebook. A code in use is retired, never deleted."""
 
@@ -137,7 +149,7 @@ class DebriefTask(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | submitted
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN.value)  # TaskStatus
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     participation: Mapped[Participation] = relationship()
@@ -153,12 +165,13 @@ class Debrief(db.Model):
     task_id: Mapped[int] = mapped_column(ForeignKey("debrief_task.id", ondelete="CASCADE"), unique=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("debrief_template.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="draft")  # draft | submitted
+    state: Mapped[str] = mapped_column(String(20), default=DebriefState.DRAFT.value)  # DebriefState
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The writer's choices about sharing (see program/debriefs/sharing.py): keep every answer of this
-    # debrief out of the feed; for a shadow day, share with everyone rather than with leaders only.
+    # The writer's choices about sharing (see program/debriefs/sharing.py; program/insight/permissions.py reads
+    # them): keep every answer of this debrief out of the feed; for a shadow day, share with everyone rather
+    # than with leaders only.
     keep_out_of_feed: Mapped[bool] = mapped_column(default=False, server_default=false())
     share_with_everyone: Mapped[bool] = mapped_column(default=False, server_default=false())
 
@@ -169,7 +182,7 @@ class Debrief(db.Model):
 
     @property
     def is_submitted(self) -> bool:
-        return self.state == "submitted"
+        return self.state == DebriefState.SUBMITTED.value
 
 
 class Answer(db.Model):
@@ -230,7 +243,9 @@ class TacticStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"new": "New", "exploring": "Exploring", "launched": "Programme launched", "not_pursued": "Not pursued"}[self.value]
+        return {"new": "New", "exploring": "Exploring", "launched": "Programme launched", "not_pursued": "Not pursued"}[
+            self.value
+        ]
 
 
 class Tactic(db.Model):

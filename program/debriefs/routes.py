@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from program.accounts.models import Department, User
-from program.activities.forms import ActionForm
 from program.activities.kinds import kind_info, summary_for
-from program.activities.models import Activity, ActivityKind
-from program.debriefs import services, sharing
-from program.debriefs.models import CODE_CATEGORY_LABELS, Answer, DebriefTask, ReasonCode
+from program.activities.models import ActivityKind
+from program.debriefs import codebook, services, sharing
+from program.debriefs.models import CODE_CATEGORY_LABELS, DebriefTask
 from program.debriefs.permissions import can_see_submission_status, can_view_task
 from program.errors import DomainError
 from program.extensions import db
 from program.timeutil import utcnow
-from program.web import page_args
+from program.web import ConfirmForm, page_args
 
 bp = Blueprint("debriefs", __name__)
 
@@ -28,19 +24,11 @@ def my_tasks():
     now = utcnow()
     show = request.args.get("show", "open")
     page, per_page = page_args(20)
-    stmt = (
-        select(DebriefTask)
-        .options(joinedload(DebriefTask.activity).joinedload(Activity.host), joinedload(DebriefTask.debrief))
-        .where(DebriefTask.user_id == current_user.id)
-    )
-    if show == "done":
-        stmt = stmt.where(DebriefTask.status == "submitted").order_by(DebriefTask.due_at.desc())
-    else:
-        stmt = stmt.where(DebriefTask.status == "open").order_by(DebriefTask.due_at)
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    pagination = services.my_tasks_page(current_user, show, page, per_page)
     items = [(t, summary_for(t.activity, current_user)) for t in pagination.items]
-    return render_template("debriefs/tasks.html", pagination=pagination, items=items, show=show, now=now,
-                           overdue=services.is_overdue)
+    return render_template(
+        "debriefs/tasks.html", pagination=pagination, items=items, show=show, now=now, overdue=services.is_overdue
+    )
 
 
 def _task_or_404(task_id: int) -> DebriefTask:
@@ -48,13 +36,6 @@ def _task_or_404(task_id: int) -> DebriefTask:
     if task is None or not can_view_task(current_user, task):
         abort(404)
     return task
-
-
-def _codes_by_category() -> dict[str, list[ReasonCode]]:
-    grouped: dict[str, list[ReasonCode]] = {}
-    for code in db.session.scalars(select(ReasonCode).order_by(ReasonCode.category, ReasonCode.position, ReasonCode.label)):
-        grouped.setdefault(code.category, []).append(code)
-    return grouped
 
 
 @bp.route("/debriefs/task/<int:task_id>", methods=["GET", "POST"])
@@ -74,7 +55,7 @@ def task(task_id: int):
     values = services.values_from_debrief(debrief) if debrief is not None else {}
     choice = sharing.SharingChoice.of(debrief)
     if request.method == "POST":
-        if not ActionForm().validate_on_submit():
+        if not ConfirmForm().validate_on_submit():
             abort(400)
         submit = request.form.get("action") == "submit"
         values = services.parse_form(questions, request.form)
@@ -104,7 +85,7 @@ def task(task_id: int):
         questions=questions,
         values=values,
         errors=errors,
-        codes=_codes_by_category(),
+        codes=codebook.codes_by_category(),
         category_labels={k.value: v for k, v in CODE_CATEGORY_LABELS.items()},
         summary=summary_for(task.activity, current_user),
         activity_url=url_for(kind_info(task.activity).endpoint, activity_id=task.activity_id),
@@ -121,8 +102,7 @@ def _show(task: DebriefTask, now):
     debrief = task.debrief
     answers = []
     if debrief is not None:
-        by_q = {a.question_id: a for a in db.session.scalars(
-            select(Answer).options(selectinload(Answer.codes)).where(Answer.debrief_id == debrief.id))}
+        by_q = services.answers_by_question(debrief)
         answers = [(q, by_q.get(q.id)) for q in debrief.template.questions]
     return render_template(
         "debriefs/show.html",
@@ -148,33 +128,14 @@ def status():
     kind = request.args.get("kind", "")
     department = request.args.get("department", type=int)
     q = (request.args.get("q") or "").strip().lower()
-    stmt = (
-        select(DebriefTask)
-        .join(User, User.id == DebriefTask.user_id)
-        .join(Activity, Activity.id == DebriefTask.activity_id)
-        .options(joinedload(DebriefTask.user).joinedload(User.department), joinedload(DebriefTask.activity).joinedload(Activity.host),
-                 joinedload(DebriefTask.debrief))
-    )
-    if state == "submitted":
-        stmt = stmt.where(DebriefTask.status == "submitted")
-    elif state == "open":
-        stmt = stmt.where(DebriefTask.status == "open", DebriefTask.due_at >= now)
-    elif state == "overdue":
-        stmt = stmt.where(DebriefTask.status == "open", DebriefTask.due_at < now)
-    if kind:
-        stmt = stmt.where(Activity.kind == kind)
-    if department:
-        stmt = stmt.where(User.department_id == department)
-    if q:
-        stmt = stmt.where(db.func.lower(User.name).like(f"%{q}%"))
-    pagination = db.paginate(stmt.order_by(DebriefTask.due_at.desc(), DebriefTask.id), page=page, per_page=per_page, error_out=False)
+    pagination = services.status_page(state, kind, department, q, now, page, per_page)
     return render_template(
         "debriefs/status.html",
         pagination=pagination,
         now=now,
         f={"state": state, "kind": kind, "department": department, "q": q},
         kinds=[(k.value, k.label) for k in ActivityKind],
-        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
+        departments=services.departments(),
         summary_for=lambda a: summary_for(a, current_user),
         overdue=services.is_overdue,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from program.debriefs import services as ds
 from program.debriefs.defaults import ensure_defaults
-from program.debriefs.models import DebriefTask, ReasonCode
+from program.debriefs.models import DebriefTask, ReasonCode, TaskStatus
 from program.extensions import db
 
 LEARNINGS = [
@@ -26,13 +26,22 @@ TACTICS = [
     "",
     "",
 ]
-WORDS = ["We just can't justify it this quarter", "Our security team will want to see this", "It saves my team a day a week", ""]
+WORDS = [
+    "We just can't justify it this quarter",
+    "Our security team will want to see this",
+    "It saves my team a day a week",
+    "",
+]
 
 
 def seed_debriefs(now: datetime) -> str:
     ensure_defaults(now)
-    tasks = db.session.scalars(select(DebriefTask).where(DebriefTask.status == "open").order_by(DebriefTask.id)).all()
-    if not tasks or db.session.scalar(select(DebriefTask.id).where(DebriefTask.status == "submitted").limit(1)):
+    tasks = db.session.scalars(
+        select(DebriefTask).where(DebriefTask.status == TaskStatus.OPEN.value).order_by(DebriefTask.id)
+    ).all()
+    if not tasks or db.session.scalar(
+        select(DebriefTask.id).where(DebriefTask.status == TaskStatus.SUBMITTED.value).limit(1)
+    ):
         return ""
     rng = random.Random(11)
     codes: dict[str, list[ReasonCode]] = {}

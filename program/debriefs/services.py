@@ -1,97 +1,45 @@
-"""Debrief rules: tasks on attendance, due dates, templates and versions, drafts, submission, the edit window.
+"""Debrief rules: tasks on attendance, drafts, submission, the edit window, and the task lists.
 
-Answers are validated here, per question, so the page, the CLI and tests share one set of rules.
+Answers are validated here, per question, so the page, the CLI and tests share one set of rules. Due dates are
+in ``due_dates``, template versions in ``template_versions``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
-from program.accounts.models import User
-from program.activities.models import Activity, ActivityKind, Participation, State
-from program.activities.signals import participation_changed
+from program.accounts.models import Department, User
+from program.activities.models import Activity, Participation, State
+from program.debriefs import mail
 from program.debriefs.defaults import ensure_defaults
+from program.debriefs.due_dates import due_at_for
 from program.debriefs.models import (
     Answer,
     AnswerCode,
     Debrief,
     DebriefQuestion,
+    DebriefState,
     DebriefTask,
     DebriefTemplate,
     QuestionType,
     ReasonCode,
     Tactic,
+    TacticStatus,
+    TaskStatus,
 )
-from program.debriefs.sharing import SHAREABLE_TYPES, SharingChoice, apply_choice
+from program.debriefs.sharing import SharingChoice, apply_choice
 from program.debriefs.signals import task_created
 from program.errors import DomainError, NotAllowed, ValidationFailed
 from program.extensions import db
 from program.validation import column_length, has_control_characters
 
-# How long after the activity a debrief is due, per kind: ("working_days" | "days", n).
-DUE_RULES: dict[str, tuple[str, int]] = {
-    ActivityKind.RIDE_ALONG.value: ("working_days", 2),
-    ActivityKind.SHADOW_DAY.value: ("days", 7),
-    ActivityKind.REVIEW_MEETING.value: ("working_days", 2),
-}
 EDIT_WINDOW = timedelta(hours=48)
 OTHER = "other"
 ANSWER_MAX_CHARS = 10_000  # a long-text answer, and the customer's words beside a reason code (see the README)
-
-
-def add_working_days(day: date, n: int) -> date:
-    """n working days (Mon–Fri) after ``day``."""
-    while n > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
-
-
-def parse_due_rules(text: str) -> dict[str, tuple[str, int]]:
-    """"ride_along=2 working_days,shadow_day=7 days" → {"ride_along": ("working_days", 2), ...}."""
-    rules = dict(DUE_RULES)
-    for item in (text or "").split(","):
-        if "=" not in item:
-            continue
-        kind, _, spec = item.partition("=")
-        number, _, unit = spec.strip().partition(" ")
-        if number.isdigit() and unit.strip() in ("working_days", "days"):
-            rules[kind.strip()] = (unit.strip(), int(number))
-    return rules
-
-
-def due_at_for(
-    activity: Activity,
-    rules: dict[str, tuple[str, int]] | None = None,
-    marked_at: datetime | None = None,
-    tz: str | None = None,
-) -> datetime:
-    """The end of the due day (its last second, 23:59:59 in the writer's timezone ``tz``, else the activity's),
-    counted from the activity's local date — or from when attendance was marked, if later, so a correction never
-    starts overdue.
-
-    Per kind, from DEBRIEF_DUE (default: ride-alongs and meetings 2 working days, shadow days 7 days).
-    """
-    if rules is None:
-        from flask import current_app, has_app_context
-
-        rules = parse_due_rules(current_app.config.get("DEBRIEF_DUE", "")) if has_app_context() else DUE_RULES
-    unit, n = rules.get(activity.kind, ("working_days", 2))
-    zone = ZoneInfo(tz or activity.timezone)
-    last_moment = activity.ends_at - timedelta(microseconds=1)  # an all-day event ends at the next midnight
-    base = max(last_moment, marked_at) if marked_at else last_moment
-    local_day = base.astimezone(zone).date()
-    due_day = add_working_days(local_day, n) if unit == "working_days" else local_day + timedelta(days=n)
-    # The last second before the next local day starts: 23:59:59 on the wall clock, and the second one when the
-    # clocks go back at midnight and 23:00–24:00 happens twice (America/Santiago).
-    next_day = datetime.combine(due_day + timedelta(days=1), time(0), zone)
-    return next_day.astimezone(ZoneInfo("UTC")) - timedelta(seconds=1)
 
 
 def create_task(p: Participation, now: datetime) -> DebriefTask:
@@ -99,16 +47,23 @@ def create_task(p: Participation, now: datetime) -> DebriefTask:
     task = db.session.scalar(select(DebriefTask).where(DebriefTask.participation_id == p.id))
     if task is None:
         ensure_defaults(now)
-        task = DebriefTask(participation=p, user_id=p.user_id, activity_id=p.activity_id,
-                           due_at=due_at_for(p.activity, marked_at=now, tz=p.user.timezone), created_at=now)
+        task = DebriefTask(
+            participation=p,
+            user_id=p.user_id,
+            activity_id=p.activity_id,
+            due_at=due_at_for(p.activity, marked_at=now, tz=p.user.timezone),
+            created_at=now,
+        )
         db.session.add(task)
         db.session.flush()
-        task_created.send(task, now=now)
+        mail.send_task(task)
+        task_created.send(task, now=now)  # for the kinds (shadow days add their follow-ups)
     return task
 
 
-@participation_changed.connect
-def _on_participation_changed(p: Participation, old_state, new_state, actor, now, note, **_):
+def on_participation_changed(p: Participation, old_state, new_state, actor, now, note, **_):
+    """Attendance (from the core's ``participation_changed``) creates the debrief task; taking attendance back
+    removes a task that was not submitted."""
     if new_state == State.ATTENDED.value:
         create_task(p, now)
     elif old_state == State.ATTENDED.value:
@@ -128,7 +83,7 @@ def current_template(kind: str) -> DebriefTemplate:
 
 
 def is_overdue(task: DebriefTask, now: datetime) -> bool:
-    return task.status == "open" and now > task.due_at
+    return task.status == TaskStatus.OPEN.value and now > task.due_at
 
 
 def can_edit(debrief: Debrief | None, user: User, task: DebriefTask, now: datetime) -> bool:
@@ -145,7 +100,9 @@ def start_debrief(task: DebriefTask, user: User, now: datetime) -> Debrief:
         raise NotAllowed("Only the participant writes this debrief.")
     if task.debrief is None:
         ensure_defaults(now)
-        task.debrief = Debrief(task=task, template=current_template(task.activity.kind), author=user, created_at=now, updated_at=now)
+        task.debrief = Debrief(
+            task=task, template=current_template(task.activity.kind), author=user, created_at=now, updated_at=now
+        )
         db.session.add(task.debrief)
         db.session.flush()
     return task.debrief
@@ -278,7 +235,12 @@ def _unstorable_text(value) -> str | None:
 
 
 def save_debrief(
-    debrief: Debrief, user: User, values: dict[int, object], now: datetime, *, submit: bool,
+    debrief: Debrief,
+    user: User,
+    values: dict[int, object],
+    now: datetime,
+    *,
+    submit: bool,
     sharing: SharingChoice | None = None,
 ) -> Debrief:
     """Save a draft, or submit. Refuses with per-question errors; a refused save changes nothing.
@@ -290,9 +252,7 @@ def save_debrief(
     final = submit or debrief.is_submitted
     errors = validate_answers(questions, values, final=final)
     if errors:
-        exc = ValidationFailed("Some answers need attention.")
-        exc.errors = errors  # type: ignore[attr-defined]
-        raise exc
+        raise ValidationFailed("Some answers need attention.", errors=errors)
     if sharing is not None:
         apply_choice(debrief, task.activity.kind, sharing)
     by_question = {a.question_id: a for a in debrief.answers}
@@ -321,9 +281,9 @@ def save_debrief(
             answer.text = value or ""
     debrief.updated_at = now
     if submit and not debrief.is_submitted:
-        debrief.state = "submitted"
+        debrief.state = DebriefState.SUBMITTED.value
         debrief.submitted_at = now
-        task.status = "submitted"
+        task.status = TaskStatus.SUBMITTED.value
     db.session.flush()
     if debrief.is_submitted:
         _sync_tactic(debrief, now)
@@ -337,96 +297,80 @@ def _sync_tactic(debrief: Debrief, now: datetime) -> None:
         tactic = db.session.scalar(select(Tactic).where(Tactic.answer_id == answer.id))
         if answer.text and tactic is None:
             db.session.add(Tactic(answer=answer, updated_at=now))
-        elif not answer.text and tactic is not None and tactic.status == "new":
+        elif not answer.text and tactic is not None and tactic.status == TacticStatus.NEW.value:
             db.session.delete(tactic)
     db.session.flush()
 
 
-# --- templates -------------------------------------------------------------------------------
-
-
-@dataclass
-class QuestionSpec:
-    key: str
-    qtype: str
-    prompt: str
-    help_text: str = ""
-    required: bool = False
-    options: list[str] = field(default_factory=list)
-    code_category: str = ""
-    ask_words: bool = False
-    shared_in_feed: bool = False  # text answers shown in the learnings feed (see sharing.py)
-
-
-def publish_template(actor: User, kind: str, specs: list[QuestionSpec], now: datetime, note: str = "") -> DebriefTemplate:
-    """Publish a new version for a kind. Debriefs keep the version they were started on."""
-    from program.debriefs.permissions import can_manage_templates
-
-    if not can_manage_templates(actor):
-        raise NotAllowed("Only HR and admins edit debrief templates.")
-    if kind not in {k.value for k in ActivityKind}:
-        raise ValidationFailed("Unknown activity kind.")
-    errors: list[str] = []
-    if not specs:
-        errors.append("A template needs at least one question.")
-    keys = set()
-    for n, s in enumerate(specs, 1):
-        if not s.prompt.strip():
-            errors.append(f"Question {n}: write the question.")
-        if s.qtype not in {t.value for t in QuestionType}:
-            errors.append(f"Question {n}: choose a type.")
-        if s.qtype in (QuestionType.SINGLE_CHOICE.value, QuestionType.MULTI_CHOICE.value) and len(s.options) < 2:
-            errors.append(f"Question {n}: give at least two options, one per line.")
-        if s.qtype == QuestionType.REASON_CODES.value and s.code_category not in {"why_buy", "objection", "loss_reason", "lead_quality"}:
-            errors.append(f"Question {n}: choose a reason-code category.")
-        if s.shared_in_feed and s.qtype not in SHAREABLE_TYPES:
-            errors.append(f"Question {n}: only text answers can be shared in the learnings feed.")
-        if s.key in keys:
-            errors.append(f"Question {n}: the key '{s.key}' is used twice.")
-        keys.add(s.key)
-    if errors:
-        raise ValidationFailed(" ".join(errors))
-    last = db.session.scalar(select(func.max(DebriefTemplate.version)).where(DebriefTemplate.kind == kind)) or 0
-    template = DebriefTemplate(kind=kind, version=last + 1, published_at=now, published_by=actor, note=note.strip()[:300])
-    for position, s in enumerate(specs):
-        template.questions.append(
-            DebriefQuestion(position=position, key=s.key, qtype=s.qtype, prompt=s.prompt.strip(), help_text=s.help_text.strip(),
-                            required=s.required, options_json=json.dumps(s.options), code_category=s.code_category,
-                            ask_words=s.ask_words, shared_in_feed=s.shared_in_feed)
-        )
-    db.session.add(template)
-    db.session.flush()
-    return template
-
-
-# --- contest entries -------------------------------------------------------------------------
-
-
-def contest_entries(debrief: Debrief) -> int:
-    """Entries a submitted debrief earns: 1 for submitting, 1 if on time, 1 per reason code given with
-    the customer's words, 1 for proposing a tactic."""
-    if not debrief.is_submitted:
-        return 0
-    entries = 1
-    if debrief.submitted_at <= debrief.task.due_at:
-        entries += 1
-    for a in debrief.answers:
-        entries += sum(1 for c in a.codes if c.words.strip())
-        if a.question.key == "tactic" and a.text.strip():
-            entries += 1
-    return entries
+# --- lists -------------------------------------------------------------------------------------
 
 
 def open_tasks_for(user: User, limit: int = 5) -> list[DebriefTask]:
     """The person's open debrief tasks, soonest due first (for the dashboard)."""
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             select(DebriefTask)
             .options(joinedload(DebriefTask.activity).joinedload(Activity.host), joinedload(DebriefTask.debrief))
-            .where(DebriefTask.user_id == user.id, DebriefTask.status == "open")
+            .where(DebriefTask.user_id == user.id, DebriefTask.status == TaskStatus.OPEN.value)
             .order_by(DebriefTask.due_at)
             .limit(limit)
         )
     )
+
+
+def my_tasks_page(user: User, show: str, page: int, per_page: int):
+    """The person's tasks a page at a time: "done" (submitted, latest due first) or open (soonest due first)."""
+    stmt = (
+        select(DebriefTask)
+        .options(joinedload(DebriefTask.activity).joinedload(Activity.host), joinedload(DebriefTask.debrief))
+        .where(DebriefTask.user_id == user.id)
+    )
+    if show == "done":
+        stmt = stmt.where(DebriefTask.status == TaskStatus.SUBMITTED.value).order_by(DebriefTask.due_at.desc())
+    else:
+        stmt = stmt.where(DebriefTask.status == TaskStatus.OPEN.value).order_by(DebriefTask.due_at)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def status_page(state: str, kind: str, department: int | None, q: str, now: datetime, page: int, per_page: int):
+    """HR's submission status: every task, filtered by state ("submitted", "open" = not yet due, "overdue"),
+    activity kind, the writer's department and a piece of their name; latest due first."""
+    stmt = (
+        select(DebriefTask)
+        .join(User, User.id == DebriefTask.user_id)
+        .join(Activity, Activity.id == DebriefTask.activity_id)
+        .options(
+            joinedload(DebriefTask.user).joinedload(User.department),
+            joinedload(DebriefTask.activity).joinedload(Activity.host),
+            joinedload(DebriefTask.debrief),
+        )
+    )
+    if state == "submitted":
+        stmt = stmt.where(DebriefTask.status == TaskStatus.SUBMITTED.value)
+    elif state == "open":
+        stmt = stmt.where(DebriefTask.status == TaskStatus.OPEN.value, DebriefTask.due_at >= now)
+    elif state == "overdue":
+        stmt = stmt.where(DebriefTask.status == TaskStatus.OPEN.value, DebriefTask.due_at < now)
+    if kind:
+        stmt = stmt.where(Activity.kind == kind)
+    if department:
+        stmt = stmt.where(User.department_id == department)
+    if q:
+        stmt = stmt.where(func.lower(User.name).like(f"%{q}%"))
+    return db.paginate(
+        stmt.order_by(DebriefTask.due_at.desc(), DebriefTask.id), page=page, per_page=per_page, error_out=False
+    )
+
+
+def departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def answers_by_question(debrief: Debrief) -> dict[int, Answer]:
+    """question id -> the debrief's answer to it, with its codes (for reading a debrief)."""
+    return {
+        a.question_id: a
+        for a in db.session.scalars(
+            select(Answer).options(selectinload(Answer.codes)).where(Answer.debrief_id == debrief.id)
+        )
+    }

@@ -1,8 +1,4 @@
-"""What of a debrief is read outside the debrief itself, and by whom.
-
-The debrief page is for its author and the few people ``can_view_task`` names. Outside it, answers are
-read in the learnings feed (and its search), the tactics triage, and as quotes in the reason-code insight
-(page and CSV). The writer decides, and the form says what will happen before they submit:
+"""What the writer decides about who reads their debrief outside it, and what the form says before they submit.
 
 - only text answers to questions flagged "shared in the learnings feed" are shown in the feed and the
   tactics triage (by default "what I learned" and the tactic; HR and admins change it per template version);
@@ -11,8 +7,8 @@ read in the learnings feed (and its search), the tactics triage, and as quotes i
 - a shadow-day debrief is shared with leaders, HR and admins only, unless its writer ticks
   "Share with everyone".
 
-``shared_answers`` is the rule as a SQL condition for list queries; ``can_read_shared_answer`` in
-permissions.py is the same rule for one answer. Keep them in step.
+The read side (``program/insight/permissions.py``) applies the same rules to the feed, the tactics and the
+insight; this module stores the choice and words it on the form.
 """
 
 from __future__ import annotations
@@ -20,15 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_
-from sqlalchemy.sql.elements import ColumnElement
-
-from program.accounts.models import User
-from program.activities.models import Activity, ActivityKind
+from program.activities.models import ActivityKind
 from program.debriefs.models import Debrief, DebriefQuestion, QuestionType
-from program.debriefs.permissions import sees_leader_shared
 
-SUBMITTED = "submitted"
 SHADOW_DAY = ActivityKind.SHADOW_DAY.value
 # Only text can be shown in the feed; the template editor refuses the flag on other types.
 SHAREABLE_TYPES = (QuestionType.SHORT_TEXT.value, QuestionType.LONG_TEXT.value)
@@ -67,27 +57,6 @@ def apply_choice(debrief: Debrief, kind: str, choice: SharingChoice) -> None:
     debrief.share_with_everyone = choice.share_with_everyone and kind == SHADOW_DAY
 
 
-def shared_answers(viewer: User | None) -> ColumnElement[bool]:
-    """Answers ``viewer`` may read outside their debrief (None: what every signed-in person may read).
-
-    The statement must have DebriefQuestion, Debrief and Activity (the debrief's activity) in its FROM.
-    """
-    conditions = [
-        Debrief.state == SUBMITTED,
-        DebriefQuestion.shared_in_feed.is_(True),
-        DebriefQuestion.qtype.in_(SHAREABLE_TYPES),
-        Debrief.keep_out_of_feed.is_(False),
-    ]
-    if viewer is None or not sees_leader_shared(viewer):
-        conditions.append(or_(Activity.kind != SHADOW_DAY, Debrief.share_with_everyone.is_(True)))
-    return and_(*conditions)
-
-
-def quotable_debriefs() -> ColumnElement[bool]:
-    """Debriefs whose reason-code words and "other" descriptions may be quoted in the insight."""
-    return Debrief.keep_out_of_feed.is_(False)
-
-
 # --- what the form says ----------------------------------------------------------------------
 
 
@@ -104,8 +73,10 @@ def share_summary(questions: Sequence[DebriefQuestion], kind: str, choice: Shari
         return "When you submit, none of your answers is shared in the learnings feed."
     if choice.keep_out_of_feed:
         return "This debrief is kept out of the learnings feed: when you submit, none of your answers is shared there."
-    names = " and ".join(f"“{p}”" for p in shared) if len(shared) <= 2 else (
-        ", ".join(f"“{p}”" for p in shared[:-1]) + f" and “{shared[-1]}”"
+    names = (
+        " and ".join(f"“{p}”" for p in shared)
+        if len(shared) <= 2
+        else (", ".join(f"“{p}”" for p in shared[:-1]) + f" and “{shared[-1]}”")
     )
     if kind == SHADOW_DAY and not choice.share_with_everyone:
         audience = "leaders, HR and admins"

@@ -6,9 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The goals front door: goal pages and the weekly digest command."""
-    from program.goals import routes
-    from program.notify.digest import register_digest_cli
+    """The goals front door: goal pages and the weekly digest command (``flask send-digests``)."""
+    from program.goals import digest, routes
 
     app.register_blueprint(routes.bp)
-    register_digest_cli(app)  # flask send-digests
+    app.cli.add_command(digest.send_digests_command)

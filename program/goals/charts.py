@@ -115,9 +115,7 @@ def heatmap(
     head = 52
     cell_w = (width - label_width) / max(len(columns), 1)
     height = head + cell_h * max(len(rows), 1) + 8
-    summary = "; ".join(
-        f"{r} / {c}: {_fmt(values.get((r, c), 0))}" for r in rows for c in columns
-    ) or "No data."
+    summary = "; ".join(f"{r} / {c}: {_fmt(values.get((r, c), 0))}" for r in rows for c in columns) or "No data."
     parts = _open(width, height, title, summary, title_id, desc_id)
     for n, column in enumerate(columns):
         x = label_width + n * cell_w + cell_w / 2

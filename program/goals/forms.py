@@ -8,8 +8,9 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from program.accounts.models import ROLE_CHOICES
 from program.activities.models import ActivityKind
 from program.formutil import int_or_none, options, strip
-from program.goals.models import Goal, PeriodType, Scope
+from program.goals.models import Goal, Scope
 from program.goals.services import MAX_TARGET, NOTE_MAX
+from program.periods import PeriodType
 from program.validation import TandemForm, from_column
 
 
@@ -52,7 +53,3 @@ class LeaveForm(TandemForm):
     starts_on = DateField("First day", validators=[InputRequired("Give the first day of leave.")])
     ends_on = DateField("Last day", validators=[InputRequired("Give the last day of leave.")])
     note = StringField("Note", validators=[Optional(), Length(max=NOTE_MAX)], filters=[strip])
-
-
-class ConfirmForm(TandemForm):
-    """A bare POST with its CSRF token, for confirmed deletions."""

@@ -15,22 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from program.accounts.models import Department, Team, User
 from program.extensions import db
+from program.periods import PeriodType
 from program.timeutil import UTCDateTime, utcnow
-
-
-class PeriodType(enum.StrEnum):
-    MONTH = "month"
-    QUARTER = "quarter"
-    HALF = "half"
-    YEAR = "year"
-
-    @property
-    def label(self) -> str:
-        return {"month": "Month", "quarter": "Quarter", "half": "Half-year", "year": "Year"}[self.value]
-
-    @property
-    def per(self) -> str:
-        return {"month": "per month", "quarter": "per quarter", "half": "per half-year", "year": "per year"}[self.value]
 
 
 class Scope(enum.StrEnum):

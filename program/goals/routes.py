@@ -7,21 +7,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from program.accounts.models import Department, Team
+from program.accounts import services as accounts
 from program.activities.models import ActivityKind
-from program.errors import DomainError
 from program.extensions import db
 from program.filters import viewer_timezone
 from program.formutil import options
-from program.goals import services
-from program.goals.forms import ConfirmForm, GoalForm, LeaveForm
+from program.goals import dashboards, services
+from program.goals.forms import GoalForm, LeaveForm
 from program.goals.models import Goal, Leave, Scope
-from program.goals.periods import local_today
 from program.goals.permissions import can_manage_goals, can_view_org_progress
+from program.periods import local_today
 from program.timeutil import utcnow
-from program.web import apply_errors, page_args
+from program.web import ConfirmForm, page_args, run_post, save_form
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
 
@@ -33,12 +31,12 @@ KINDS = [(k.value, k.label) for k in ActivityKind]
 def index():
     now = utcnow()
     tz = viewer_timezone()
-    mine = services.my_goals(current_user, now, tz)
+    mine = dashboards.my_goals(current_user, now, tz)
     return render_template(
         "goals/index.html",
         mine=mine,
         today=local_today(now, tz),
-        manager=services.is_manager(current_user),
+        manager=dashboards.is_manager(current_user),
         can_manage=can_manage_goals(current_user),
     )
 
@@ -46,10 +44,10 @@ def index():
 @bp.route("/team")
 @login_required
 def team():
-    if not services.is_manager(current_user):
+    if not dashboards.is_manager(current_user):
         abort(404)
     now = utcnow()
-    summary = services.team_summary(current_user, now, viewer_timezone())
+    summary = dashboards.team_summary(current_user, now, viewer_timezone())
     return render_template("goals/team.html", team=summary, now=now)
 
 
@@ -59,7 +57,7 @@ def overview():
     if not can_view_org_progress(current_user):
         abort(404)
     now = utcnow()
-    org = services.org_summary(now, viewer_timezone())
+    org = dashboards.org_summary(now, viewer_timezone())
     return render_template("goals/overview.html", org=org, today=local_today(now, viewer_timezone()))
 
 
@@ -72,13 +70,10 @@ def _require_manage() -> None:
 
 
 def _goal_choices(form: GoalForm) -> None:
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    teams = db.session.execute(
-        select(Team.id, Team.name, Department.name).join(Department, Department.id == Team.department_id)
-        .order_by(Department.name, Team.name)
-    ).all()
-    form.department_id.choices = options([("", "—"), *((d.id, d.name) for d in departments)])
-    form.team_id.choices = options([("", "—"), *((tid, f"{name} ({dept})") for tid, name, dept in teams)])
+    form.department_id.choices = options([("", "—"), *((d.id, d.name) for d in accounts.departments())])
+    form.team_id.choices = options(
+        [("", "—"), *((t.id, f"{t.name} ({t.department.name})") for t in accounts.teams_by_department())]
+    )
 
 
 def _data(form: GoalForm) -> services.GoalData:
@@ -102,7 +97,7 @@ def _render_manage(form: GoalForm, status: int = 200):
     kind = kind if kind in dict(KINDS) else ""
     scope = scope if scope in {s.value for s in Scope} else ""
     page, per_page = page_args(25)
-    pagination = db.paginate(services.goals_query(kind, scope), page=page, per_page=per_page, error_out=False)
+    pagination = services.goals_page(kind, scope, page, per_page)
     return render_template(
         "goals/manage.html",
         form=form,
@@ -123,13 +118,8 @@ def manage():
     form = GoalForm()
     _goal_choices(form)
     if form.validate_on_submit():
-        try:
-            goal = services.save_goal(current_user, _data(form), utcnow())
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
+        saved, goal = save_form(form, lambda: services.save_goal(current_user, _data(form), utcnow()))
+        if saved:
             flash(f"Goal saved: {services.describe_goal(goal)} for {services.describe_scope(goal).lower()}.", "success")
             return redirect(url_for("goals.manage"))
         return _render_manage(form, 422)
@@ -153,13 +143,8 @@ def edit(goal_id: int):
     form = GoalForm(data=vars(services.goal_data(goal))) if request.method == "GET" else GoalForm()
     _goal_choices(form)
     if form.validate_on_submit():
-        try:
-            services.save_goal(current_user, _data(form), utcnow(), goal)
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
+        saved, _ = save_form(form, lambda: services.save_goal(current_user, _data(form), utcnow(), goal))
+        if saved:
             flash("Goal changed.", "success")
             return redirect(url_for("goals.manage"))
     status = 422 if request.method == "POST" else 200
@@ -173,9 +158,7 @@ def delete(goal_id: int):
     goal = _goal_or_404(goal_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.delete_goal(current_user, goal)
-    db.session.commit()
-    flash("Goal removed.", "success")
+    run_post(lambda: services.delete_goal(current_user, goal), "Goal removed.")
     return redirect(url_for("goals.manage"))
 
 
@@ -185,7 +168,7 @@ def delete(goal_id: int):
 def _render_leave(form: LeaveForm, status: int = 200):
     q = (request.args.get("q") or "").strip()[:100]
     page, per_page = page_args(25)
-    pagination = db.paginate(services.leave_query(q), page=page, per_page=per_page, error_out=False)
+    pagination = services.leave_page(q, page, per_page)
     return render_template("goals/leave.html", form=form, pagination=pagination, q=q, confirm=ConfirmForm()), status
 
 
@@ -195,16 +178,18 @@ def leave():
     _require_manage()
     form = LeaveForm()
     if form.validate_on_submit():
-        try:
-            record = services.record_leave(
-                current_user, form.person_email.data, form.starts_on.data, form.ends_on.data, form.note.data or "",
+        saved, record = save_form(
+            form,
+            lambda: services.record_leave(
+                current_user,
+                form.person_email.data,
+                form.starts_on.data,
+                form.ends_on.data,
+                form.note.data or "",
                 utcnow(),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
+            ),
+        )
+        if saved:
             flash(f"Leave recorded for {record.user.name}.", "success")
             return redirect(url_for("goals.leave"))
         return _render_leave(form, 422)
@@ -222,7 +207,5 @@ def delete_leave(leave_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.delete_leave(current_user, record)
-    db.session.commit()
-    flash("Leave removed.", "success")
+    run_post(lambda: services.delete_leave(current_user, record), "Leave removed.")
     return redirect(url_for("goals.leave"))

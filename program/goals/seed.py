@@ -14,19 +14,38 @@ from sqlalchemy import func, select
 from program.accounts.models import Department, Team, User
 from program.extensions import db
 from program.goals.models import Goal, Leave, Scope
-from program.goals.periods import local_today
 from program.goals.progress import scope_key
+from program.periods import local_today
 
 NEW_JOINER = "kai.morgan@example.com"
 ON_LEAVE = "isla.campbell@example.com"
 
 
-def _goal(kind: str, target: int, period: str, scope: Scope, value, creator: User | None, now: datetime,
-          requires_debrief: bool = True, note: str = "") -> Goal:
+def _goal(
+    kind: str,
+    target: int,
+    period: str,
+    scope: Scope,
+    value,
+    creator: User | None,
+    now: datetime,
+    requires_debrief: bool = True,
+    note: str = "",
+) -> Goal:
     fields = {Scope.ROLE: "role", Scope.DEPARTMENT: "department_id", Scope.TEAM: "team_id", Scope.PERSON: "user_id"}
-    goal = Goal(kind=kind, target=target, period=period, scope=scope.value, scope_key=scope_key(scope, value),
-                requires_debrief=requires_debrief, note=note, created_by_id=creator.id if creator else None,
-                created_at=now, updated_at=now, **{fields[scope]: value})
+    goal = Goal(
+        kind=kind,
+        target=target,
+        period=period,
+        scope=scope.value,
+        scope_key=scope_key(scope, value),
+        requires_debrief=requires_debrief,
+        note=note,
+        created_by_id=creator.id if creator else None,
+        created_at=now,
+        updated_at=now,
+        **{fields[scope]: value},
+    )
     db.session.add(goal)
     return goal
 
@@ -46,25 +65,83 @@ def seed_goals(now: datetime) -> str:
     hr = users.get("hr@example.com")
     goals = []
     if "Marketing" in departments:
-        goals.append(_goal("ride_along", 2, "month", Scope.DEPARTMENT, departments["Marketing"].id, hr, now,
-                           note="Every marketer sits in on two sales calls a month."))
+        goals.append(
+            _goal(
+                "ride_along",
+                2,
+                "month",
+                Scope.DEPARTMENT,
+                departments["Marketing"].id,
+                hr,
+                now,
+                note="Every marketer sits in on two sales calls a month.",
+            )
+        )
     if "Demand Generation" in teams:
-        goals.append(_goal("ride_along", 3, "month", Scope.TEAM, teams["Demand Generation"].id, hr, now,
-                           note="Demand generation works closest to the pipeline."))
+        goals.append(
+            _goal(
+                "ride_along",
+                3,
+                "month",
+                Scope.TEAM,
+                teams["Demand Generation"].id,
+                hr,
+                now,
+                note="Demand generation works closest to the pipeline.",
+            )
+        )
     if "Sales" in departments:
-        goals.append(_goal("review_meeting", 1, "quarter", Scope.DEPARTMENT, departments["Sales"].id, hr, now,
-                           requires_debrief=False))
-    goals.append(_goal("shadow_day", 1, "half", Scope.ROLE, "leader", hr, now, requires_debrief=False,
-                       note="Each leader spends a day in the other function every half-year."))
+        goals.append(
+            _goal(
+                "review_meeting",
+                1,
+                "quarter",
+                Scope.DEPARTMENT,
+                departments["Sales"].id,
+                hr,
+                now,
+                requires_debrief=False,
+            )
+        )
+    goals.append(
+        _goal(
+            "shadow_day",
+            1,
+            "half",
+            Scope.ROLE,
+            "leader",
+            hr,
+            now,
+            requires_debrief=False,
+            note="Each leader spends a day in the other function every half-year.",
+        )
+    )
     if "marketer@example.com" in users:
-        goals.append(_goal("ride_along", 4, "quarter", Scope.PERSON, users["marketer@example.com"].id, hr, now,
-                           note="Development plan: more time with customers."))
+        goals.append(
+            _goal(
+                "ride_along",
+                4,
+                "quarter",
+                Scope.PERSON,
+                users["marketer@example.com"].id,
+                hr,
+                now,
+                note="Development plan: more time with customers.",
+            )
+        )
     leaves = 0
     if ON_LEAVE in users:
         today = local_today(now, users[ON_LEAVE].timezone or "UTC")
-        db.session.add(Leave(user_id=users[ON_LEAVE].id, starts_on=today - timedelta(days=5),
-                             ends_on=today + timedelta(days=4), note="Annual leave",
-                             created_by_id=hr.id if hr else None, created_at=now))
+        db.session.add(
+            Leave(
+                user_id=users[ON_LEAVE].id,
+                starts_on=today - timedelta(days=5),
+                ends_on=today + timedelta(days=4),
+                note="Annual leave",
+                created_by_id=hr.id if hr else None,
+                created_at=now,
+            )
+        )
         leaves = 1
     db.session.flush()
     return f", {len(goals)} goals, {leaves} leave record{'s' if leaves != 1 else ''}"

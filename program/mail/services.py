@@ -144,9 +144,7 @@ def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
         msg.add_alternative(
             mail.ics.decode("utf-8"), subtype="calendar", params={"method": mail.ics_method or "PUBLISH"}
         )
-        msg.add_attachment(
-            mail.ics, maintype="application", subtype="ics", filename="invite.ics"
-        )
+        msg.add_attachment(mail.ics, maintype="application", subtype="ics", filename="invite.ics")
     return msg
 
 

@@ -6,9 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The reports front door: report pages, export jobs and their command."""
-    from program.reports import routes
-    from program.reports.jobs import register_export_cli
+    """The reports front door: report pages, export jobs and their command (``flask run-export-jobs``)."""
+    from program.reports import jobs, routes
 
     app.register_blueprint(routes.bp)
-    register_export_cli(app)  # flask run-export-jobs
+    app.cli.add_command(jobs.run_export_jobs_command)

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flask import current_app, render_template
+from flask import render_template
 from markupsafe import Markup
 
+from program.pdf import html_to_pdf
 from program.reports.services import (
     Report,
     ReportFilters,
@@ -114,23 +113,6 @@ def write_xlsx(
 # --- PDF -----------------------------------------------------------------------------------------
 
 
-def static_only_fetcher():
-    """A WeasyPrint URL fetcher that serves our own static files and refuses every other URL."""
-    from weasyprint.urls import URLFetcher
-
-    static = Path(current_app.static_folder or "static").resolve()
-
-    class StaticOnly(URLFetcher):
-        def fetch(self, url, headers=None):
-            if url.startswith("file://"):
-                path = Path(url[len("file://") :].split("?")[0]).resolve()
-                if path.is_relative_to(static) and path.is_file():
-                    return super().fetch(url, headers)
-            raise ValueError(f"refusing to fetch {url!r} while rendering a PDF")
-
-    return StaticOnly(allowed_protocols=("file",), allow_redirects=False)
-
-
 def css_string(text: str) -> Markup:
     """``text`` as a quoted CSS string, safe inside a <style> element (for running headers and footers)."""
     escaped = "".join(ch if ch.isalnum() or ch in " .,:;·-_()/" else f"\\{ord(ch):x} " for ch in text)
@@ -154,35 +136,9 @@ def report_html(report: Report, meta: Sequence[tuple[str, str]], generated: str,
     )
 
 
-class _StepWatcher(logging.Handler):
-    """Passes WeasyPrint's progress messages ("Step 5 - Creating layout - Page 3") of THIS thread on."""
-
-    def __init__(self, on_step: Callable[[str], None]) -> None:
-        super().__init__(logging.INFO)
-        self.on_step = on_step
-        self.thread = threading.get_ident()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.on_step(record.getMessage())
-
-
 def render_pdf(html: str, on_step: Callable[[str], None] | None = None) -> bytes:
-    """The PDF of ``html``; ``on_step`` hears each WeasyPrint step (a long table takes a while)."""
-    from weasyprint import HTML
-
-    static = Path(current_app.static_folder or "static").resolve()
-    progress_log = logging.getLogger("weasyprint.progress")
-    watcher = _StepWatcher(on_step) if on_step else None
-    if watcher:
-        progress_log.addHandler(watcher)
-    progress_log.propagate = False  # one line per page at INFO would flood the application log
-    try:
-        document = HTML(string=html, base_url=static.as_uri() + "/", url_fetcher=static_only_fetcher())
-        return document.write_pdf()
-    finally:
-        if watcher:
-            progress_log.removeHandler(watcher)
+    """The PDF of ``html`` (through ``program.pdf``); ``on_step`` hears each WeasyPrint step."""
+    return html_to_pdf(html, on_step=on_step)
 
 
 def lines_of(rows: Iterable[Any]) -> list[tuple[str, Any]]:

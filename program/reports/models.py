@@ -47,8 +47,13 @@ class JobState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"queued": "Waiting to start", "running": "Running", "done": "Ready", "failed": "Failed",
-                "expired": "Expired"}[self.value]
+        return {
+            "queued": "Waiting to start",
+            "running": "Running",
+            "done": "Ready",
+            "failed": "Failed",
+            "expired": "Expired",
+        }[self.value]
 
 
 class ExportJob(db.Model):

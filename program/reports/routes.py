@@ -17,16 +17,14 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from wtforms import HiddenField
 from wtforms.validators import AnyOf
 
 from program.extensions import db
 from program.filters import viewer_timezone
-from program.goals.periods import local_today
+from program.periods import local_today
 from program.reports import exporters, jobs
-from program.reports.models import ExportAudit, ExportFormat, ExportJob, JobState
+from program.reports.models import ExportFormat, ExportJob, JobState
 from program.reports.permissions import can_see_export, can_view_reports
 from program.reports.services import ReportFilters, build_report, describe_filters, filter_options
 from program.timeutil import utcnow
@@ -162,12 +160,7 @@ def download_export(job_id: int):
 def audit():
     _require_reports()
     page, per_page = page_args(50)
-    stmt = (
-        select(ExportAudit)
-        .options(joinedload(ExportAudit.user), joinedload(ExportAudit.job))
-        .order_by(ExportAudit.at.desc(), ExportAudit.id.desc())
-    )
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    pagination = jobs.audit_page(page, per_page)
     entries = list(pagination.items)
     described = describe_filters([e.filters for e in entries])
     return render_template("reports/audit.html", pagination=pagination, rows=list(zip(entries, described, strict=True)))

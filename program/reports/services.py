@@ -29,15 +29,10 @@ from sqlalchemy import select
 from program import charts as svg_charts
 from program.accounts.models import Department, Role, Team, User
 from program.extensions import db
-from program.goals.periods import Period
-from program.goals.progress import (
-    KIND_LABELS,
-    KINDS,
-    STATUS_CHOICES,
-    KindNumbers,
-    PersonProgress,
-    iter_progress,
-)
+from program.goals.dashboards import status_chart
+from program.goals.progress import iter_progress
+from program.goals.status import KIND_LABELS, KINDS, STATUS_CHOICES, KindNumbers, PersonProgress
+from program.periods import Period
 
 NOT_JUDGED = "n/a"
 
@@ -119,6 +114,7 @@ def describe_filters(many: Sequence[Mapping[str, str]]) -> list[list[tuple[str, 
     """Each stored set of filter arguments as (label, value) pairs a person can read, naming departments,
     teams and managers; three queries however many sets."""
     ids = {name: {_int(f.get(name)) for f in many} - {None} for name in ("department", "team", "manager")}
+
     def names(model, wanted: set) -> dict[int, str]:
         if not wanted:
             return {}
@@ -168,11 +164,15 @@ def filter_options(today: date) -> FilterOptions:
     teams = [
         (t.id, f"{t.name} ({dept})")
         for t, dept in db.session.execute(
-            select(Team, Department.name).join(Department, Department.id == Team.department_id).order_by(Department.name, Team.name)
+            select(Team, Department.name)
+            .join(Department, Department.id == Team.department_id)
+            .order_by(Department.name, Team.name)
         )
     ]
     manager_ids = select(User.manager_id).where(User.manager_id.is_not(None), User.active.is_(True)).distinct()
-    managers = [(u.id, u.name) for u in db.session.scalars(select(User).where(User.id.in_(manager_ids)).order_by(User.name))]
+    managers = [
+        (u.id, u.name) for u in db.session.scalars(select(User).where(User.id.in_(manager_ids)).order_by(User.name))
+    ]
     return FilterOptions(
         periods=[(p.key, p.label) for p in periods],
         departments=departments,
@@ -265,8 +265,15 @@ def header() -> list[str]:
     for kind in KINDS:
         label = KIND_LABELS[kind]
         cells += [f"{label} booked", f"{label} attended", f"{label} no-show"]
-    cells += ["Debriefs submitted", "Debriefs overdue", "Goal target", "Achieved", "% achieved", "Status",
-              "Goals over a longer period"]
+    cells += [
+        "Debriefs submitted",
+        "Debriefs overdue",
+        "Goal target",
+        "Achieved",
+        "% achieved",
+        "Status",
+        "Goals over a longer period",
+    ]
     return cells
 
 
@@ -342,8 +349,6 @@ def build_report(filters: ReportFilters, tz: str, now) -> Report:
 
 def report_charts(report: Report) -> dict[str, object]:
     """The summary charts (SVG), the same on the page and in the PDF."""
-    from program.goals.services import status_chart
-
     t = report.total
     return {
         "status": status_chart(t.statuses, chart_id="report-status"),

@@ -6,7 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The ride-alongs front door: offering, browsing and editing calls."""
-    from program.rides import routes
+    """The ride-alongs front door: its kind, its pages (offering, browsing and editing calls) and the
+    ``anonymous_account`` template filter."""
+    from program.activities.kinds import register_kind
+    from program.activities.models import ActivityKind
+    from program.rides import routes, services
 
+    register_kind(ActivityKind.RIDE_ALONG.value, services.RIDE_ALONG_KIND)
     app.register_blueprint(routes.bp)
+    app.jinja_env.filters["anonymous_account"] = services.anonymous_account

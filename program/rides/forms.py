@@ -17,7 +17,14 @@ class CallForm(TandemForm):
     saves_to = (Activity, RideAlongCall)  # the account name is the activity's title too
 
     host_id = SelectField("Rep (whose call)", coerce=int_or_none, validate_choice=False)
-    account_name = StringField("Account or prospect", validators=[InputRequired("Name the account or prospect."), *from_column(RideAlongCall.account_name, Activity.title)], filters=[strip])
+    account_name = StringField(
+        "Account or prospect",
+        validators=[
+            InputRequired("Name the account or prospect."),
+            *from_column(RideAlongCall.account_name, Activity.title),
+        ],
+        filters=[strip],
+    )
     hide_account = BooleanField(
         "Hide the account name from people who haven't booked",
         description="Prospect privacy: others see only the segment until they have a seat.",
@@ -29,18 +36,31 @@ class CallForm(TandemForm):
     start = TimeField("Starts", validators=[InputRequired("Give the start time.")])
     end = TimeField("Ends", validators=[InputRequired("Give the end time.")])
     timezone = SelectField("Timezone of the call", choices=options((z, z) for z in all_timezones()))
-    location = StringField("Address", validators=from_column(Activity.location), filters=[strip],
-                           description="Where riders go, or leave empty for a video call.")
+    location = StringField(
+        "Address",
+        validators=from_column(Activity.location),
+        filters=[strip],
+        description="Where riders go, or leave empty for a video call.",
+    )
     video_url = StringField("Video link", validators=from_column(Activity.video_url), filters=[strip])
-    seats = IntegerField("Seats for riders", default=2,
-                         validators=[InputRequired("Give the number of seats."), NumberRange(1, MAX_SEATS, f"Between 1 and {MAX_SEATS}.")])
+    seats = IntegerField(
+        "Seats for riders",
+        default=2,
+        validators=[
+            InputRequired("Give the number of seats."),
+            NumberRange(1, MAX_SEATS, f"Between 1 and {MAX_SEATS}."),
+        ],
+    )
     cutoff_hours = IntegerField(
         "Booking closes (hours before the start)",
         default=DEFAULT_CUTOFF_HOURS,
         validators=[InputRequired("Give the cutoff."), NumberRange(0, 168, "Between 0 and 168 hours.")],
     )
-    briefing = TextAreaField("Briefing for riders", validators=[Optional(), Length(max=5000)],
-                             description="What to prepare, what to expect, etiquette on the call.")
+    briefing = TextAreaField(
+        "Briefing for riders",
+        validators=[Optional(), Length(max=5000)],
+        description="What to prepare, what to expect, etiquette on the call.",
+    )
 
 
 class CancelActivityForm(TandemForm):

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
+from program.activities import queries
 from program.activities import services as core
-from program.activities.models import Activity, ActivityKind, ActivityStatus, Participation, State
+from program.activities.models import Activity, ActivityKind, State
 from program.activities.permissions import can_manage_activity, can_mark_attendance, can_see_participants
-from program.errors import DomainError
 from program.extensions import db
 from program.filters import viewer_timezone
 from program.formutil import options
 from program.rides import services
 from program.rides.forms import CallForm, CancelActivityForm
-from program.rides.models import CALL_TYPES, FUNNEL_STAGES, SEGMENTS, RideAlongCall
-from program.timeutil import UTC, utcnow
-from program.web import page_args, save_form
+from program.rides.models import CALL_TYPES, FUNNEL_STAGES, SEGMENTS
+from program.timeutil import utcnow
+from program.web import page_args, run_post, save_form
 
 bp = Blueprint("rides", __name__, url_prefix="/ride-alongs")
 
@@ -38,7 +35,6 @@ def _parse_day(value: str | None):
 def index():
     now = utcnow()
     page, per_page = page_args(20)
-    tz = ZoneInfo(viewer_timezone())
     f = {
         "segment": request.args.get("segment", ""),
         "stage": request.args.get("stage", ""),
@@ -49,40 +45,24 @@ def index():
         "free": request.args.get("free", ""),
         "show": request.args.get("show", "upcoming"),
     }
-    stmt = (
-        select(Activity)
-        .join(RideAlongCall, RideAlongCall.activity_id == Activity.id)
-        .options(joinedload(Activity.host))
-        .where(Activity.kind == ActivityKind.RIDE_ALONG.value)
+    pagination = services.browse_calls(
+        services.CallFilter(
+            segment=f["segment"],
+            stage=f["stage"],
+            call_type=f["call_type"],
+            rep=f["rep"],
+            day_from=_parse_day(f["from"]),
+            day_to=_parse_day(f["to"]),
+            free_only=bool(f["free"]),
+            past=f["show"] == "past",
+        ),
+        viewer_timezone(),
+        now,
+        page,
+        per_page,
     )
-    if f["segment"]:
-        stmt = stmt.where(RideAlongCall.segment == f["segment"])
-    if f["stage"]:
-        stmt = stmt.where(RideAlongCall.funnel_stage == f["stage"])
-    if f["call_type"]:
-        stmt = stmt.where(RideAlongCall.call_type == f["call_type"])
-    if f["rep"]:
-        stmt = stmt.where(Activity.host_id == f["rep"])
-    day_from, day_to = _parse_day(f["from"]), _parse_day(f["to"])
-    if day_from:
-        stmt = stmt.where(Activity.starts_at >= datetime.combine(day_from, time(0), tz).astimezone(UTC))
-    if day_to:
-        stmt = stmt.where(Activity.starts_at < datetime.combine(day_to + timedelta(days=1), time(0), tz).astimezone(UTC))
-    if f["show"] == "past":
-        stmt = stmt.where(Activity.starts_at < now).order_by(Activity.starts_at.desc(), Activity.id.desc())
-    else:
-        stmt = stmt.where(Activity.starts_at >= now, Activity.status == ActivityStatus.SCHEDULED.value)
-        if f["free"]:
-            taken = (
-                select(db.func.count(Participation.id))
-                .where(Participation.activity_id == Activity.id, core._seat_taken_clause(now))
-                .scalar_subquery()
-            )
-            stmt = stmt.where(taken < Activity.seats)
-        stmt = stmt.order_by(Activity.starts_at, Activity.id)
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
     ids = [a.id for a in pagination.items]
-    counts = core.seat_counts(ids, now)
+    counts = queries.seat_counts(ids, now)
     mine = services.participations_for(current_user, ids)
     reveal = {a.id: services.reveals_account(a, current_user, mine.get(a.id)) for a in pagination.items}
     return render_template(
@@ -157,19 +137,14 @@ def detail(activity_id: int):
     now = utcnow()
     activity = _ride_or_404(activity_id)
     mine = core.find_participation(activity.id, current_user.id)
-    counts = core.seat_counts([activity.id], now)[activity.id]
+    counts = queries.seat_counts([activity.id], now)[activity.id]
     manage = can_manage_activity(current_user, activity)
     participants = []
     if can_see_participants(current_user, activity):
-        participants = list(
-            db.session.scalars(
-                select(Participation)
-                .options(joinedload(Participation.user))
-                .where(Participation.activity_id == activity.id)
-                .order_by(Participation.waitlist_rank.is_(None), Participation.waitlist_rank, Participation.id)
-            )
-        )
-    markable = {p.id for p in participants if can_mark_attendance(current_user, p)} if activity.has_started(now) else set()
+        participants = queries.participants(activity.id)
+    markable = (
+        {p.id for p in participants if can_mark_attendance(current_user, p)} if activity.has_started(now) else set()
+    )
     return render_template(
         "rides/detail.html",
         activity=activity,
@@ -220,12 +195,8 @@ def cancel(activity_id: int):
     form = CancelActivityForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        affected = core.cancel_activity(activity, current_user, form.reason.data or "", utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"The call is cancelled; {len(affected)} rider(s) and waiting people were told.", "success")
+    run_post(
+        lambda: core.cancel_activity(activity, current_user, form.reason.data or "", utcnow()),
+        lambda affected: f"The call is cancelled; {len(affected)} rider(s) and waiting people were told.",
+    )
     return redirect(url_for("rides.detail", activity_id=activity_id))

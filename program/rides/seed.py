@@ -16,9 +16,24 @@ from program.rides.models import CALL_TYPES, FUNNEL_STAGES, SEGMENTS
 from program.rides.services import CallData, count_rides, offer_call
 
 ACCOUNTS = [
-    "Northwind Traders", "Globex Corporation", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Foods",
-    "Hooli Cloud", "Vandelay Imports", "Soylent Retail", "Tyrell Systems", "Cyberdyne Labs", "Wonka Confectionery",
-    "Pied Piper", "Gringotts Finance", "Acme Manufacturing", "Oceanic Airlines", "Massive Dynamic", "Aperture Science",
+    "Northwind Traders",
+    "Globex Corporation",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Foods",
+    "Hooli Cloud",
+    "Vandelay Imports",
+    "Soylent Retail",
+    "Tyrell Systems",
+    "Cyberdyne Labs",
+    "Wonka Confectionery",
+    "Pied Piper",
+    "Gringotts Finance",
+    "Acme Manufacturing",
+    "Oceanic Airlines",
+    "Massive Dynamic",
+    "Aperture Science",
 ]
 BRIEFINGS = [
     "Join five minutes early. Cameras on, microphones muted. Listen for how they describe the problem in their words.",
@@ -35,7 +50,9 @@ def seed_rides(now: datetime) -> str:
     users = {u.email: u for u in db.session.scalars(select(User))}
     reps = [u for u in users.values() if u.function == "sales" and u.role == "staff"]
     reps.sort(key=lambda u: (u.email != "rep@example.com", u.email))
-    marketers = sorted((u for u in users.values() if u.function == "marketing" and u.role == "staff"), key=lambda u: u.email)
+    marketers = sorted(
+        (u for u in users.values() if u.function == "marketing" and u.role == "staff"), key=lambda u: u.email
+    )
     marketer = users.get("marketer@example.com")
     db.session.info["suppress_mail"] = True
     created = 0
@@ -69,12 +86,16 @@ def seed_rides(now: datetime) -> str:
             offered_at = now - timedelta(days=40)
             activity = offer_call(host, data, offered_at)
             created += 1
-            booked_at = activity.starts_at - timedelta(days=4) if offset < 0 else now - timedelta(hours=rng.randrange(2, 48))
+            booked_at = (
+                activity.starts_at - timedelta(days=4) if offset < 0 else now - timedelta(hours=rng.randrange(2, 48))
+            )
             booked_at = max(booked_at, offered_at + timedelta(hours=1))
             if offset < 0:
                 wanted = seats + 1
             else:
-                wanted = seats + 2 if i % 4 == 1 else max(seats - 1 - rng.randrange(0, 2), 0) if i % 4 in (0, 2) else seats
+                wanted = (
+                    seats + 2 if i % 4 == 1 else max(seats - 1 - rng.randrange(0, 2), 0) if i % 4 in (0, 2) else seats
+                )
             riders = rng.sample(marketers, k=min(len(marketers), wanted))
             if marketer is not None and offset > 0 and i % 3 == 0 and marketer not in riders:
                 riders.insert(0, marketer)
@@ -86,11 +107,15 @@ def seed_rides(now: datetime) -> str:
                 booked_at += timedelta(minutes=17)
             if offset < 0:
                 if i == 2:
-                    core.cancel_activity(activity, host, "The customer moved the meeting.", activity.starts_at - timedelta(days=2))
+                    core.cancel_activity(
+                        activity, host, "The customer moved the meeting.", activity.starts_at - timedelta(days=2)
+                    )
                     continue
                 for n, p in enumerate(activity.participations):
                     if p.state == "booked":
-                        core.mark_attendance(p, host, attended=(n + i) % 5 != 0, now=activity.ends_at + timedelta(hours=1))
+                        core.mark_attendance(
+                            p, host, attended=(n + i) % 5 != 0, now=activity.ends_at + timedelta(hours=1)
+                        )
         db.session.flush()
     finally:
         db.session.info.pop("suppress_mail", None)

@@ -1,4 +1,5 @@
-"""Offering and changing a ride-along call. Seats, waitlist and attendance are the shared core's."""
+"""Offering, changing and browsing ride-along calls, and what the ride-along kind says about itself (its
+``KindInfo``). Seats, waitlist and attendance are the shared core's."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from program.accounts.models import Role, User
 from program.activities import services as core
-from program.activities.kinds import KindInfo, register_kind
-from program.activities.models import Activity, ActivityKind, Participation, State
+from program.activities.kinds import KindInfo
+from program.activities.models import Activity, ActivityKind, ActivityStatus, Participation, State
 from program.activities.permissions import can_manage_activity
+from program.activities.times import validate_time_window
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.rides.models import CALL_TYPE_LABELS, CALL_TYPES, FUNNEL_STAGES, SEGMENTS, RideAlongCall
+from program.timeutil import UTC
 
 MAX_SEATS = 5
 DEFAULT_CUTOFF_HOURS = 12
@@ -57,6 +62,13 @@ def reveals_account(activity: Activity, viewer: User, participation=_UNSET) -> b
     return p is not None and p.state in (State.BOOKED.value, State.ATTENDED.value, State.NO_SHOW.value)
 
 
+def reveals_accounts(activities: list[Activity], viewer: User) -> dict[int, bool]:
+    """``reveals_account`` for many ride-alongs: the viewer's seats on the hidden ones read in one query."""
+    hidden = [a.id for a in activities if a.ride is not None and a.ride.hide_account]
+    mine = participations_for(viewer, hidden) if hidden else {}
+    return {a.id: reveals_account(a, viewer, mine.get(a.id)) for a in activities}
+
+
 def anonymous_account(segment: str) -> str:
     return f"{'an' if segment[:1].lower() in 'aeiou' else 'a'} {segment} prospect"
 
@@ -67,9 +79,12 @@ def ride_summary(activity: Activity, reveal: bool) -> str:
     return f"Ride-along: {CALL_TYPE_LABELS.get(ride.call_type, ride.call_type)} with {account} ({activity.host.name})"
 
 
-register_kind(
-    ActivityKind.RIDE_ALONG.value,
-    KindInfo(summary=ride_summary, endpoint="rides.detail", reveals_private=reveals_account, bookable=True),
+RIDE_ALONG_KIND = KindInfo(
+    summary=ride_summary,
+    endpoint="rides.detail",
+    reveals_private=reveals_account,
+    reveals_private_many=reveals_accounts,
+    bookable=True,
 )
 
 
@@ -110,8 +125,14 @@ def _validate(actor: User, data: CallData, now: datetime, existing: Activity | N
         errors["funnel_stage"] = "Choose a funnel stage."
     if data.call_type not in dict(CALL_TYPES):
         errors["call_type"] = "Choose a call type."
-    time_errors, starts, ends = core.validate_time_window(
-        data.day, data.start, data.end, data.timezone, now, noun="call", max_hours=8,
+    time_errors, starts, ends = validate_time_window(
+        data.day,
+        data.start,
+        data.end,
+        data.timezone,
+        now,
+        noun="call",
+        max_hours=8,
         current_start=existing.starts_at if existing is not None else None,
     )
     errors.update(time_errors)
@@ -136,19 +157,13 @@ def _validate(actor: User, data: CallData, now: datetime, existing: Activity | N
     return errors, values
 
 
-def _raise(errors: dict[str, str]) -> None:
-    exc = ValidationFailed("Please correct the marked fields.")
-    exc.errors = errors  # type: ignore[attr-defined]
-    raise exc
-
-
 def offer_call(actor: User, data: CallData, now: datetime) -> Activity:
     """A rep (or their leader) offers a sales call as a ride-along."""
     if not can_offer_calls(actor):
         raise NotAllowed("Only sales staff, their leaders and admins offer calls.")
     errors, values = _validate(actor, data, now, None)
     if errors:
-        _raise(errors)
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
     starts_at = values["starts_at"]
     activity = Activity(
         kind=ActivityKind.RIDE_ALONG.value,
@@ -194,7 +209,7 @@ def update_call(actor: User, activity: Activity, data: CallData, now: datetime) 
     activity = core.lock_activity(activity.id)
     errors, values = _validate(actor, data, now, activity)
     if errors:
-        _raise(errors)
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
     time_changed = values["starts_at"] != activity.starts_at or values["ends_at"] != activity.ends_at
     place_changed = data.location != activity.location or data.video_url != activity.video_url
     more_seats = data.seats > (activity.seats or 0)
@@ -254,3 +269,56 @@ def participations_for(user: User, activity_ids: list[int]) -> dict[int, Partici
 
 def count_rides() -> int:
     return db.session.scalar(select(func.count(RideAlongCall.activity_id)))
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """The browse page's filters; ``day_from``/``day_to`` are local days in ``tz`` (the viewer's)."""
+
+    segment: str = ""
+    stage: str = ""
+    call_type: str = ""
+    rep: int | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    free_only: bool = False
+    past: bool = False
+
+
+def browse_calls(f: CallFilter, tz: str, now: datetime, page: int, per_page: int) -> Pagination:
+    """One page of calls matching the filters: upcoming scheduled ones soonest first (only those with a free
+    seat when ``free_only``), or past ones latest first."""
+    zone = ZoneInfo(tz)
+    stmt = (
+        select(Activity)
+        .join(RideAlongCall, RideAlongCall.activity_id == Activity.id)
+        .options(joinedload(Activity.host))
+        .where(Activity.kind == ActivityKind.RIDE_ALONG.value)
+    )
+    if f.segment:
+        stmt = stmt.where(RideAlongCall.segment == f.segment)
+    if f.stage:
+        stmt = stmt.where(RideAlongCall.funnel_stage == f.stage)
+    if f.call_type:
+        stmt = stmt.where(RideAlongCall.call_type == f.call_type)
+    if f.rep:
+        stmt = stmt.where(Activity.host_id == f.rep)
+    if f.day_from:
+        stmt = stmt.where(Activity.starts_at >= datetime.combine(f.day_from, time(0), zone).astimezone(UTC))
+    if f.day_to:
+        stmt = stmt.where(
+            Activity.starts_at < datetime.combine(f.day_to + timedelta(days=1), time(0), zone).astimezone(UTC)
+        )
+    if f.past:
+        stmt = stmt.where(Activity.starts_at < now).order_by(Activity.starts_at.desc(), Activity.id.desc())
+    else:
+        stmt = stmt.where(Activity.starts_at >= now, Activity.status == ActivityStatus.SCHEDULED.value)
+        if f.free_only:
+            taken = (
+                select(func.count(Participation.id))
+                .where(Participation.activity_id == Activity.id, core.seat_taken_clause(now))
+                .scalar_subquery()
+            )
+            stmt = stmt.where(taken < Activity.seats)
+        stmt = stmt.order_by(Activity.starts_at, Activity.id)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)

@@ -6,6 +6,7 @@ from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from program.formutil import int_or_none, options
+from program.shadow.models import FollowUpStatus
 from program.validation import TandemForm
 
 
@@ -13,7 +14,9 @@ class ProposeForm(TandemForm):
     sales_leader_id = SelectField("Sales leader", coerce=int_or_none, validate_choice=False)
     marketing_leader_id = SelectField("Marketing leader", coerce=int_or_none, validate_choice=False)
     sales_day = DateField("Day in sales (the marketing leader visits)", validators=[InputRequired("Choose a date.")])
-    marketing_day = DateField("Day in marketing (the sales leader visits)", validators=[InputRequired("Choose a date.")])
+    marketing_day = DateField(
+        "Day in marketing (the sales leader visits)", validators=[InputRequired("Choose a date.")]
+    )
     note = TextAreaField("Note to the partner", validators=[Optional(), Length(max=2000)])
 
 
@@ -23,8 +26,11 @@ class AnswerForm(TandemForm):
 
 
 class AgendaForm(TandemForm):
-    agenda = TextAreaField("Agenda", validators=[Optional(), Length(max=10_000)],
-                           description="Meetings to sit in on, calls to join, people to meet.")
+    agenda = TextAreaField(
+        "Agenda",
+        validators=[Optional(), Length(max=10_000)],
+        description="Meetings to sit in on, calls to join, people to meet.",
+    )
 
 
 class DateChangeForm(TandemForm):
@@ -36,7 +42,7 @@ class DateAnswerForm(TandemForm):
 
 
 class FollowUpForm(TandemForm):
-    status = SelectField("Status", choices=options([("open", "Open"), ("done", "Done"), ("dropped", "Dropped")]))
+    status = SelectField("Status", choices=options([(s.value, s.label) for s in FollowUpStatus]))
     done_on = DateField("Done on", validators=[Optional()])
     evidence = TextAreaField("Evidence", validators=[Optional(), Length(max=2000)])
     drop_reason = TextAreaField("Reason for dropping", validators=[Optional(), Length(max=2000)])

@@ -122,6 +122,16 @@ class FollowUpKind(enum.StrEnum):
         }[self.value]
 
 
+class FollowUpStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class FollowUp(db.Model):
     """One of the three follow-up actions after a shadow day, tracked to done (or dropped with a reason)."""
 
@@ -131,7 +141,7 @@ class FollowUp(db.Model):
     participation_id: Mapped[int] = mapped_column(ForeignKey("participation.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done | dropped
+    status: Mapped[str] = mapped_column(String(10), default=FollowUpStatus.OPEN.value)
     done_on: Mapped[date | None] = mapped_column(Date)
     evidence: Mapped[str] = mapped_column(Text, default="")
     drop_reason: Mapped[str] = mapped_column(Text, default="")

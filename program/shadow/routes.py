@@ -7,18 +7,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
 
-from program.accounts.models import Department, Role, User
+from program.accounts import services as accounts
+from program.accounts.models import Role, User
 from program.activities.models import Activity, ActivityKind, State
 from program.activities.permissions import can_mark_attendance
-from program.debriefs.models import DebriefTask
-from program.errors import DomainError
+from program.errors import DomainError, NotAllowed
 from program.extensions import db
 from program.filters import viewer_timezone
 from program.formutil import options
-from program.shadow import services
+from program.shadow import queries, services
 from program.shadow.forms import (
     AgendaForm,
     AnswerForm,
@@ -32,7 +30,7 @@ from program.shadow.models import DateChange, FollowUp, PairingStatus, ShadowPai
 from program.shadow.permissions import can_propose, can_view_pairing
 from program.timeutil import UTC, utcnow
 from program.validation import refuse_unstorable
-from program.web import apply_errors, page_args
+from program.web import apply_errors, page_args, run_post, save_form
 
 bp = Blueprint("shadow", __name__, url_prefix="/shadow-days")
 
@@ -56,37 +54,35 @@ def _quarter_bounds(token: str) -> tuple[datetime, datetime] | None:
 def index():
     """My pairings; HR and admins see every pairing, filterable by status, quarter and department."""
     page, per_page = page_args(20)
-    f = {"status": request.args.get("status", ""), "quarter": request.args.get("quarter", ""),
-         "department": request.args.get("department", type=int)}
-    stmt = select(ShadowPairing).options(
-        joinedload(ShadowPairing.sales_leader), joinedload(ShadowPairing.marketing_leader),
-        joinedload(ShadowPairing.proposed_by),
-    ).where(services.visible_pairings_clause(current_user))
-    if f["status"]:
-        stmt = stmt.where(ShadowPairing.status == f["status"])
-    bounds = _quarter_bounds(f["quarter"]) if f["quarter"] else None
-    if bounds:
-        start, end = bounds
-        stmt = stmt.where(ShadowPairing.proposed_at >= start, ShadowPairing.proposed_at < end)
-    if f["department"]:
-        people = select(User.id).where(User.department_id == f["department"])
-        stmt = stmt.where(or_(ShadowPairing.sales_leader_id.in_(people), ShadowPairing.marketing_leader_id.in_(people)))
-    pagination = db.paginate(stmt.order_by(ShadowPairing.proposed_at.desc(), ShadowPairing.id.desc()),
-                             page=page, per_page=per_page, error_out=False)
+    f = {
+        "status": request.args.get("status", ""),
+        "quarter": request.args.get("quarter", ""),
+        "department": request.args.get("department", type=int),
+    }
+    pagination = queries.pairings_page(
+        current_user,
+        queries.PairingFilter(
+            status=f["status"],
+            proposed_between=_quarter_bounds(f["quarter"]) if f["quarter"] else None,
+            department=f["department"],
+        ),
+        page,
+        per_page,
+    )
     suggestions = []
     if current_user.role == Role.LEADER.value and current_user.function in ("sales", "marketing"):
         suggestions = services.suggest_partners(current_user, utcnow())[:5]
     return render_template(
-        "shadow/index.html", pagination=pagination, f=f, statuses=list(PairingStatus),
-        departments=db.session.scalars(select(Department).order_by(Department.name)).all(),
-        suggestions=suggestions, can_propose=can_propose(current_user),
-        everyone=current_user.role in (Role.HR.value, Role.ADMIN.value), repeat_months=services.repeat_months(),
+        "shadow/index.html",
+        pagination=pagination,
+        f=f,
+        statuses=list(PairingStatus),
+        departments=accounts.departments(),
+        suggestions=suggestions,
+        can_propose=can_propose(current_user),
+        everyone=current_user.role in (Role.HR.value, Role.ADMIN.value),
+        repeat_months=services.repeat_months(),
     )
-
-
-def _leaders(function: str) -> list[User]:
-    return [u for u in db.session.scalars(
-        select(User).where(User.role == Role.LEADER.value, User.active.is_(True)).order_by(User.name)) if u.function == function]
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -96,7 +92,7 @@ def new():
         abort(404)
     now = utcnow()
     form = ProposeForm()
-    sales, marketing = _leaders("sales"), _leaders("marketing")
+    sales, marketing = queries.leaders("sales"), queries.leaders("marketing")
     if current_user.role == Role.LEADER.value:
         suggested = {u.id for u, _ in services.suggest_partners(current_user, now)}
         if current_user.function == "sales":
@@ -107,8 +103,12 @@ def new():
             sales = sorted(sales, key=lambda u: (u.id not in suggested, u.name))
     else:
         suggested = set()
-    form.sales_leader_id.choices = options([("", "—")] + [(u.id, u.name + (" (suggested)" if u.id in suggested else "")) for u in sales])
-    form.marketing_leader_id.choices = options([("", "—")] + [(u.id, u.name + (" (suggested)" if u.id in suggested else "")) for u in marketing])
+    form.sales_leader_id.choices = options(
+        [("", "—")] + [(u.id, u.name + (" (suggested)" if u.id in suggested else "")) for u in sales]
+    )
+    form.marketing_leader_id.choices = options(
+        [("", "—")] + [(u.id, u.name + (" (suggested)" if u.id in suggested else "")) for u in marketing]
+    )
     if request.method == "GET":
         partner = request.args.get("partner", type=int)
         if current_user.function == "sales":
@@ -116,22 +116,19 @@ def new():
         elif current_user.function == "marketing":
             form.marketing_leader_id.data, form.sales_leader_id.data = current_user.id, partner
     if form.is_submitted():
-        form.validate()
-        try:
-            refuse_unstorable(form)
-            pairing = services.propose_pairing(
+        saved, pairing = save_form(
+            form,
+            lambda: services.propose_pairing(
                 current_user,
                 db.session.get(User, form.sales_leader_id.data) if form.sales_leader_id.data else None,
                 db.session.get(User, form.marketing_leader_id.data) if form.marketing_leader_id.data else None,
-                form.sales_day.data, form.marketing_day.data, now, form.note.data or "",
-            )
-            if form.errors:
-                raise DomainError("Please correct the marked fields.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
+                form.sales_day.data,
+                form.marketing_day.data,
+                now,
+                form.note.data or "",
+            ),
+        )
+        if saved:
             flash("Proposal sent. The partner has 7 days to answer.", "success")
             return redirect(url_for("shadow.pairing", pairing_id=pairing.id))
     return render_template("shadow/new.html", form=form), (422 if form.errors else 200)
@@ -161,37 +158,71 @@ def pairing(pairing_id: int, forms: dict | None = None):
     pairing = _pairing_or_404(pairing_id)
     forms = forms or {}
     days = []
-    for activity in pairing.days:
-        visitor_p = next(iter(activity.participations), None)
-        task = db.session.scalar(select(DebriefTask).where(DebriefTask.participation_id == visitor_p.id)) if visitor_p else None
-        follow_ups = list(db.session.scalars(select(FollowUp).where(FollowUp.participation_id == visitor_p.id).order_by(FollowUp.id))) if visitor_p else []
-        pending = db.session.scalar(select(DateChange).where(DateChange.activity_id == activity.id, DateChange.status == "pending"))
-        days.append({
-            "activity": activity, "visitor_p": visitor_p, "task": task, "follow_ups": follow_ups, "pending": pending,
-            "agenda_form": forms.get(("agenda", activity.id)) or AgendaForm(agenda=activity.shadow.agenda),
-            "date_form": forms.get(("date", activity.id)) or DateChangeForm(),
-            "fu_forms": {fu.id: forms.get(("fu", fu.id)) or FollowUpForm(prefix=f"fu{fu.id}", status=fu.status,
-                                                                         done_on=fu.done_on, evidence=fu.evidence,
-                                                                         drop_reason=fu.drop_reason) for fu in follow_ups},
-            "can_mark": bool(visitor_p and can_mark_attendance(current_user, visitor_p) and activity.has_started(now)),
-        })
+    for detail in queries.day_details(pairing):
+        activity, visitor_p, follow_ups = detail.activity, detail.visitor_p, detail.follow_ups
+        days.append(
+            {
+                "activity": activity,
+                "visitor_p": visitor_p,
+                "task": detail.task,
+                "follow_ups": follow_ups,
+                "pending": detail.pending,
+                "agenda_form": forms.get(("agenda", activity.id)) or AgendaForm(agenda=activity.shadow.agenda),
+                "date_form": forms.get(("date", activity.id)) or DateChangeForm(),
+                "fu_forms": {
+                    fu.id: forms.get(("fu", fu.id))
+                    or FollowUpForm(
+                        prefix=f"fu{fu.id}",
+                        status=fu.status,
+                        done_on=fu.done_on,
+                        evidence=fu.evidence,
+                        drop_reason=fu.drop_reason,
+                    )
+                    for fu in follow_ups
+                },
+                "can_mark": bool(
+                    visitor_p and can_mark_attendance(current_user, visitor_p) and activity.has_started(now)
+                ),
+            }
+        )
     my_answer_pending = pairing.status == PairingStatus.PROPOSED.value and (
         (current_user.id == pairing.sales_leader_id and pairing.sales_answer == "pending")
-        or (current_user.id == pairing.marketing_leader_id and pairing.marketing_answer == "pending"))
+        or (current_user.id == pairing.marketing_leader_id and pairing.marketing_answer == "pending")
+    )
     return render_template(
-        "shadow/pairing.html", pairing=pairing, days=days, now=now, State=State,
-        answer_form=forms.get("answer") or AnswerForm(), cancel_form=CancelPairingForm(),
+        "shadow/pairing.html",
+        pairing=pairing,
+        days=days,
+        now=now,
+        State=State,
+        answer_form=forms.get("answer") or AnswerForm(),
+        cancel_form=CancelPairingForm(),
         my_answer_pending=my_answer_pending,
         is_leader=current_user.id in (pairing.sales_leader_id, pairing.marketing_leader_id),
-        can_cancel=pairing.status in ("proposed", "accepted") and (
-            current_user.id in (pairing.sales_leader_id, pairing.marketing_leader_id) or current_user.role in ("hr", "admin")),
+        can_cancel=pairing.status in ("proposed", "accepted")
+        and (
+            current_user.id in (pairing.sales_leader_id, pairing.marketing_leader_id)
+            or current_user.role in ("hr", "admin")
+        ),
     ), (422 if forms else 200)
 
 
 def _done(pairing: ShadowPairing, message: str, anchor: str | None = None):
-    db.session.commit()
+    """After a saved change (committed): say so, back to the pairing page."""
     flash(message, "success")
     return redirect(url_for("shadow.pairing", pairing_id=pairing.id, _anchor=anchor))
+
+
+def _or_404(action):
+    """``action``, with a refusal (NotAllowed) answered as 404: the thing is not the viewer's to change."""
+
+    def run():
+        try:
+            return action()
+        except NotAllowed:
+            abort(404)
+
+    return run
 
 
 @bp.route("/<int:pairing_id>/answer", methods=["POST"])
@@ -201,11 +232,14 @@ def answer(pairing_id: int):
     form = AnswerForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.answer_pairing(pairing, current_user, form.answer.data == "accept", form.reason.data or "", utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        apply_errors(form, exc, default_field="reason")
+    saved, _ = save_form(
+        form,
+        lambda: services.answer_pairing(
+            pairing, current_user, form.answer.data == "accept", form.reason.data or "", utcnow()
+        ),
+        default_field="reason",
+    )
+    if not saved:
         return pairing_view_with({"answer": form}, pairing_id)
     text = "You accepted." if form.answer.data == "accept" else "You declined; the proposer is told why."
     if pairing.status == PairingStatus.ACCEPTED.value:
@@ -233,13 +267,12 @@ def agenda(pairing_id: int, activity_id: int):
     form = AgendaForm()
     if not form.validate_on_submit():
         return pairing_view_with({("agenda", day.id): form}, pairing_id)
-    try:
-        services.set_agenda(day, current_user, form.agenda.data or "", utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.__class__.__name__ == "NotAllowed":
-            abort(404)
-        apply_errors(form, exc, default_field="agenda")
+    saved, _ = save_form(
+        form,
+        _or_404(lambda: services.set_agenda(day, current_user, form.agenda.data or "", utcnow())),
+        default_field="agenda",
+    )
+    if not saved:
         return pairing_view_with({("agenda", day.id): form}, pairing_id)
     return _done(pairing, "Agenda saved.", f"day-{day.id}")
 
@@ -250,15 +283,14 @@ def propose_date(pairing_id: int, activity_id: int):
     pairing = _pairing_or_404(pairing_id)
     day = _day_of(pairing, activity_id)
     form = DateChangeForm()
-    form.validate_on_submit()
-    try:
-        refuse_unstorable(form)
-        if form.errors:
+
+    def propose():
+        if form.errors:  # no date, or not a date: the field says so, and the day is not looked at
             raise DomainError("Choose a date.", field="new_date")
-        services.propose_date_change(day, current_user, form.new_date.data, utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        apply_errors(form, exc, default_field="new_date")
+        return services.propose_date_change(day, current_user, form.new_date.data, utcnow())
+
+    saved, _ = save_form(form, propose, default_field="new_date")
+    if not saved:
         return pairing_view_with({("date", day.id): form}, pairing_id)
     return _done(pairing, "New date proposed; the other leader confirms it.", f"day-{day.id}")
 
@@ -273,14 +305,17 @@ def answer_date(pairing_id: int, change_id: int):
     form = DateAnswerForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.answer_date_change(change, current_user, form.answer.data == "confirm", utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("shadow.pairing", pairing_id=pairing.id))
-    return _done(pairing, "Date confirmed; updated invitations are on their way." if change.status == "confirmed"
-                 else "Date change rejected.", f"day-{change.activity_id}")
+    done, _ = run_post(
+        lambda: services.answer_date_change(change, current_user, form.answer.data == "confirm", utcnow()),
+        lambda answered: (
+            "Date confirmed; updated invitations are on their way."
+            if answered.status == "confirmed"
+            else "Date change rejected."
+        ),
+    )
+    return redirect(
+        url_for("shadow.pairing", pairing_id=pairing.id, _anchor=f"day-{change.activity_id}" if done else None)
+    )
 
 
 @bp.route("/<int:pairing_id>/follow-ups/<int:follow_up_id>", methods=["POST"])
@@ -292,16 +327,25 @@ def follow_up(pairing_id: int, follow_up_id: int):
         abort(404)
     form = FollowUpForm(prefix=f"fu{fu.id}")
     form.validate_on_submit()
+    # Not save_form: only the date's own error stops the update; the service checks the rest.
     try:
         refuse_unstorable(form)
         if form.done_on.errors:
             raise DomainError("Give the date as YYYY-MM-DD.", field="done_on")
-        services.update_follow_up(fu, current_user, form.status.data, form.done_on.data, form.evidence.data or "",
-                                  form.drop_reason.data or "", utcnow())
+        services.update_follow_up(
+            fu,
+            current_user,
+            form.status.data,
+            form.done_on.data,
+            form.evidence.data or "",
+            form.drop_reason.data or "",
+            utcnow(),
+        )
     except DomainError as exc:
         db.session.rollback()
         apply_errors(form, exc)
         return pairing_view_with({("fu", fu.id): form}, pairing_id)
+    db.session.commit()
     return _done(pairing, f"Follow-up {fu.status}.", f"fu-{fu.id}")
 
 
@@ -312,29 +356,8 @@ def cancel(pairing_id: int):
     form = CancelPairingForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.cancel_pairing(pairing, current_user, form.reason.data or "", utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.__class__.__name__ == "NotAllowed":
-            abort(404)
-        flash(exc.message, "error")
-        return redirect(url_for("shadow.pairing", pairing_id=pairing.id))
-    return _done(pairing, "The pairing is cancelled; both leaders are told.")
-
-
-def next_for(user: User, now: datetime) -> dict:
-    """Dashboard tile: the person's next shadow day and open shadow debrief / follow-ups."""
-    next_day = db.session.scalar(
-        select(Activity)
-        .where(Activity.kind == ActivityKind.SHADOW_DAY.value, Activity.ends_at >= now, Activity.status == "scheduled",
-               or_(Activity.host_id == user.id, Activity.participations.any(user_id=user.id, state=State.BOOKED.value)))
-        .order_by(Activity.starts_at).limit(1)
+    run_post(
+        _or_404(lambda: services.cancel_pairing(pairing, current_user, form.reason.data or "", utcnow())),
+        "The pairing is cancelled; both leaders are told.",
     )
-    debrief = db.session.scalar(
-        select(DebriefTask).join(Activity, Activity.id == DebriefTask.activity_id)
-        .where(DebriefTask.user_id == user.id, DebriefTask.status == "open", Activity.kind == ActivityKind.SHADOW_DAY.value)
-        .order_by(DebriefTask.due_at).limit(1)
-    )
-    return {"next_day": next_day, "debrief": debrief, "open_follow_ups": len(services.open_follow_ups(user))}
-
+    return redirect(url_for("shadow.pairing", pairing_id=pairing.id))

@@ -1,6 +1,7 @@
 """Shadow-day rules: partner suggestions, proposals and answers, the two linked days, date changes,
-follow-up actions. Days are all-day activities on the shared core, so invites, changes, cancellations,
-attendance and the debrief (due 7 days later) work as for every other kind."""
+follow-up actions, and what the shadow-day kind says about itself (its ``KindInfo``). Days are all-day
+activities on the shared core, so invites, changes, cancellations, attendance and the debrief (due 7 days
+later) work as for every other kind. What the pages list is in ``queries``."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from program.accounts.models import Role, User
 from program.activities import services as core
-from program.activities.kinds import KindInfo, register_kind
+from program.activities.kinds import KindInfo
 from program.activities.models import Activity, ActivityKind, Participation, State
-from program.activities.signals import participation_changed
-from program.debriefs.signals import task_created
 from program.errors import InvalidTransition, NotAllowed, ValidationFailed
 from program.extensions import db
-from program.shadow.models import DateChange, FollowUp, FollowUpKind, PairingStatus, ShadowDay, ShadowPairing
+from program.shadow.models import (
+    DateChange,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    PairingStatus,
+    ShadowDay,
+    ShadowPairing,
+)
 from program.shadow.signals import pairing_changed
 from program.timeutil import UTC
 
@@ -29,12 +36,6 @@ LIVE = (PairingStatus.PROPOSED.value, PairingStatus.ACCEPTED.value, PairingStatu
 
 def _summary(activity: Activity, reveal: bool) -> str:
     return f"Shadow day: {activity.title}"
-
-
-register_kind(
-    ActivityKind.SHADOW_DAY.value,
-    KindInfo(summary=_summary, endpoint="shadow.day", reveals_private=lambda activity, viewer: True),
-)
 
 
 def repeat_months() -> int:
@@ -85,8 +86,11 @@ def suggest_partners(leader: User, now: datetime) -> list[tuple[User, int]]:
     """Leaders of the other function, not in the same reporting line, not paired in the last
     SHADOW_REPEAT_MONTHS months, fewest past pairings first. Returns (partner, past pairings)."""
     other = "marketing" if leader.function == "sales" else "sales"
-    candidates = [u for u in db.session.scalars(select(User).where(User.role == Role.LEADER.value, User.active.is_(True)))
-                  if u.function == other]
+    candidates = [
+        u
+        for u in db.session.scalars(select(User).where(User.role == Role.LEADER.value, User.active.is_(True)))
+        if u.function == other
+    ]
     mine = "sales_leader_id" if leader.function == "sales" else "marketing_leader_id"
     theirs = "marketing_leader_id" if mine == "sales_leader_id" else "sales_leader_id"
     history = db.session.execute(
@@ -94,10 +98,13 @@ def suggest_partners(leader: User, now: datetime) -> list[tuple[User, int]]:
             getattr(ShadowPairing, mine) == leader.id, ShadowPairing.status.in_(LIVE)
         )
     ).all()
-    totals = dict(db.session.execute(
-        select(getattr(ShadowPairing, theirs), func.count(ShadowPairing.id))
-        .where(ShadowPairing.status.in_(LIVE)).group_by(getattr(ShadowPairing, theirs))
-    ).all())
+    totals = dict(
+        db.session.execute(
+            select(getattr(ShadowPairing, theirs), func.count(ShadowPairing.id))
+            .where(ShadowPairing.status.in_(LIVE))
+            .group_by(getattr(ShadowPairing, theirs))
+        ).all()
+    )
     since = repeat_since(now)
     recent = {pid for pid, at in history if at >= since}
     out = [(u, totals.get(u.id, 0)) for u in candidates if u.id not in recent and not in_reporting_line(leader, u)]
@@ -122,15 +129,14 @@ def _check_date(day: date | None, host: User, now: datetime, field: str) -> dict
     return {}
 
 
-def _raise(errors: dict[str, str], message: str = "Please correct the marked fields.") -> None:
-    exc = ValidationFailed(message)
-    exc.errors = errors  # type: ignore[attr-defined]
-    raise exc
-
-
 def propose_pairing(
-    actor: User, sales_leader: User | None, marketing_leader: User | None, sales_day: date | None,
-    marketing_day: date | None, now: datetime, note: str = "",
+    actor: User,
+    sales_leader: User | None,
+    marketing_leader: User | None,
+    sales_day: date | None,
+    marketing_day: date | None,
+    now: datetime,
+    note: str = "",
 ) -> ShadowPairing:
     """HR, an admin or either leader proposes a pairing with a date for each leader's day."""
     errors: dict[str, str] = {}
@@ -139,7 +145,7 @@ def propose_pairing(
     if marketing_leader is None or not is_leader(marketing_leader, "marketing"):
         errors["marketing_leader_id"] = "Choose a marketing leader."
     if errors:
-        _raise(errors)
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
     if actor.role not in (Role.HR.value, Role.ADMIN.value) and actor.id not in (sales_leader.id, marketing_leader.id):
         raise NotAllowed("Leaders propose pairings for themselves; HR and admins for anyone.")
     if in_reporting_line(sales_leader, marketing_leader):
@@ -152,7 +158,7 @@ def propose_pairing(
     if not errors and sales_day == marketing_day:
         errors["marketing_day"] = "The two days must be on different dates."
     if errors:
-        _raise(errors)
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
     pairing = ShadowPairing(
         sales_leader=sales_leader,
         marketing_leader=marketing_leader,
@@ -186,7 +192,10 @@ def answer_pairing(pairing: ShadowPairing, actor: User, accept: bool, reason: st
     if not accept:
         reason = (reason or "").strip()
         if not reason:
-            _raise({"reason": "Say briefly why you decline, so the proposer can find another match."})
+            raise ValidationFailed(
+                "Please correct the marked fields.",
+                errors={"reason": "Say briefly why you decline, so the proposer can find another match."},
+            )
         setattr(pairing, side, "declined")
         pairing.status = PairingStatus.DECLINED.value
         pairing.decline_reason = reason
@@ -198,11 +207,17 @@ def answer_pairing(pairing: ShadowPairing, actor: User, accept: bool, reason: st
         for label, day in (("sales_day", pairing.sales_day_date), ("marketing_day", pairing.marketing_day_date)):
             host = pairing.sales_leader if label == "sales_day" else pairing.marketing_leader
             if day <= now.astimezone(ZoneInfo(host.timezone)).date():
-                raise InvalidTransition("One of the proposed dates has passed; propose the pairing again with new dates.")
+                raise InvalidTransition(
+                    "One of the proposed dates has passed; propose the pairing again with new dates."
+                )
         pairing.status = PairingStatus.ACCEPTED.value
         pairing.decided_at = now
-        pairing.sales_day = _create_day(pairing, pairing.sales_leader, pairing.marketing_leader, pairing.sales_day_date, now)
-        pairing.marketing_day = _create_day(pairing, pairing.marketing_leader, pairing.sales_leader, pairing.marketing_day_date, now)
+        pairing.sales_day = _create_day(
+            pairing, pairing.sales_leader, pairing.marketing_leader, pairing.sales_day_date, now
+        )
+        pairing.marketing_day = _create_day(
+            pairing, pairing.marketing_leader, pairing.sales_leader, pairing.marketing_day_date, now
+        )
         db.session.flush()
         pairing_changed.send(pairing, change="accepted", actor=actor, now=now)
     return pairing
@@ -236,15 +251,24 @@ def _create_day(pairing: ShadowPairing, host: User, visitor: User, day: date, no
 
 
 def expire_proposals(now: datetime) -> list[ShadowPairing]:
-    expired = list(db.session.scalars(
-        select(ShadowPairing).where(ShadowPairing.status == PairingStatus.PROPOSED.value, ShadowPairing.expires_at <= now)
-    ))
+    expired = list(
+        db.session.scalars(
+            select(ShadowPairing).where(
+                ShadowPairing.status == PairingStatus.PROPOSED.value, ShadowPairing.expires_at <= now
+            )
+        )
+    )
     for pairing in expired:
         pairing.status = PairingStatus.EXPIRED.value
         pairing.decided_at = now
         pairing_changed.send(pairing, change="expired", actor=None, now=now)
     db.session.flush()
     return expired
+
+
+def expire_stale_proposals(now: datetime) -> int:
+    """The scheduled job (``flask send-reminders``): expire the proposals nobody answered in time; how many."""
+    return len(expire_proposals(now))
 
 
 def pairing_of(activity: Activity) -> ShadowPairing:
@@ -261,7 +285,9 @@ def set_agenda(activity: Activity, actor: User, agenda: str, now: datetime) -> N
     if actor.id != activity.host_id:
         raise NotAllowed("The host of the day writes its agenda.")
     if len(agenda or "") > 10_000:
-        _raise({"agenda": "Keep the agenda under 10,000 characters."})
+        raise ValidationFailed(
+            "Please correct the marked fields.", errors={"agenda": "Keep the agenda under 10,000 characters."}
+        )
     activity.shadow.agenda = (agenda or "").strip()
     activity.updated_at = now
 
@@ -273,8 +299,10 @@ def propose_date_change(activity: Activity, actor: User, new_date: date | None, 
         raise InvalidTransition("This day can no longer be moved.")
     errors = _check_date(new_date, activity.host, now, "new_date")
     if errors:
-        _raise(errors)
-    for old in db.session.scalars(select(DateChange).where(DateChange.activity_id == activity.id, DateChange.status == "pending")):
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
+    for old in db.session.scalars(
+        select(DateChange).where(DateChange.activity_id == activity.id, DateChange.status == "pending")
+    ):
         old.status, old.decided_at = "withdrawn", now
     change = DateChange(activity=activity, proposed_by=actor, new_date=new_date, created_at=now)
     db.session.add(change)
@@ -327,9 +355,9 @@ def cancel_pairing(pairing: ShadowPairing, actor: User, reason: str, now: dateti
     pairing_changed.send(pairing, change="cancelled", actor=actor, now=now)
 
 
-@participation_changed.connect
-def _complete_when_both_marked(p: Participation, new_state, now, **_):
-    if new_state not in (State.ATTENDED.value, State.NO_SHOW.value) or p.activity.kind != ActivityKind.SHADOW_DAY.value:
+def complete_when_both_marked(p: Participation, *, new_state: str, **_) -> None:
+    """The kind's ``on_transition`` hook: once attendance is marked on both days, the pairing is completed."""
+    if new_state not in (State.ATTENDED.value, State.NO_SHOW.value):
         return
     pairing = pairing_of(p.activity)
     marked = all(
@@ -339,63 +367,58 @@ def _complete_when_both_marked(p: Participation, new_state, now, **_):
         pairing.status = PairingStatus.COMPLETED.value
 
 
+SHADOW_DAY_KIND = KindInfo(
+    summary=_summary,
+    endpoint="shadow.day",
+    reveals_private=lambda activity, viewer: True,
+    on_transition=complete_when_both_marked,
+)
+
+
 # --- follow-ups --------------------------------------------------------------------------------
 
 
-@task_created.connect
-def _follow_ups_for_shadow_debrief(task, now, **_):
+def add_follow_ups(task, now: datetime, **_) -> None:
+    """When a shadow day's debrief task is created, its writer gets the three follow-up actions to track.
+    Subscribed to ``debriefs.signals.task_created`` in ``shadow.init_app``; other kinds' tasks are let be."""
     if task.activity.kind != ActivityKind.SHADOW_DAY.value:
         return
-    existing = {f.kind for f in db.session.scalars(select(FollowUp).where(FollowUp.participation_id == task.participation_id))}
+    existing = {
+        f.kind for f in db.session.scalars(select(FollowUp).where(FollowUp.participation_id == task.participation_id))
+    }
     for kind in FollowUpKind:
         if kind.value not in existing:
-            db.session.add(FollowUp(participation_id=task.participation_id, user_id=task.user_id, kind=kind.value, updated_at=now))
+            db.session.add(
+                FollowUp(participation_id=task.participation_id, user_id=task.user_id, kind=kind.value, updated_at=now)
+            )
     db.session.flush()
 
 
-def update_follow_up(fu: FollowUp, actor: User, status: str, done_on: date | None, evidence: str,
-                     drop_reason: str, now: datetime) -> FollowUp:
+def update_follow_up(
+    fu: FollowUp, actor: User, status: str, done_on: date | None, evidence: str, drop_reason: str, now: datetime
+) -> FollowUp:
     """Mark a follow-up done (with a date and evidence), drop it (with a reason), or reopen it."""
     if actor.id != fu.user_id:
         raise NotAllowed("Only the leader who owns this follow-up updates it.")
     evidence, drop_reason = (evidence or "").strip(), (drop_reason or "").strip()
     errors: dict[str, str] = {}
-    if status == "done":
+    if status == FollowUpStatus.DONE:
         if done_on is None:
             errors["done_on"] = "Give the date you did it."
         elif done_on > now.astimezone(ZoneInfo(actor.timezone)).date():
             errors["done_on"] = "That date is in the future."
         if not evidence:
             errors["evidence"] = f"Add evidence: {fu.kind_enum.evidence_hint.lower()}."
-    elif status == "dropped":
+    elif status == FollowUpStatus.DROPPED:
         if not drop_reason:
             errors["drop_reason"] = "Say why you are dropping it."
-    elif status != "open":
+    elif status != FollowUpStatus.OPEN:
         errors["status"] = "Choose done, dropped or open."
     if errors:
-        _raise(errors)
+        raise ValidationFailed("Please correct the marked fields.", errors=errors)
     fu.status = status
-    fu.done_on = done_on if status == "done" else None
-    fu.evidence = evidence if status == "done" else fu.evidence
-    fu.drop_reason = drop_reason if status == "dropped" else ""
+    fu.done_on = done_on if status == FollowUpStatus.DONE else None
+    fu.evidence = evidence if status == FollowUpStatus.DONE else fu.evidence
+    fu.drop_reason = drop_reason if status == FollowUpStatus.DROPPED else ""
     fu.updated_at = now
     return fu
-
-
-def open_follow_ups(user: User) -> list[FollowUp]:
-    return list(db.session.scalars(
-        select(FollowUp).where(FollowUp.user_id == user.id, FollowUp.status == "open").order_by(FollowUp.id)
-    ))
-
-
-def visible_pairings_clause(user: User):
-    """Pairings a user may see: their own, their reports', or all for HR and admin."""
-    if user.role in (Role.HR.value, Role.ADMIN.value):
-        return True
-    reports = select(User.id).where(User.manager_id == user.id)
-    return or_(
-        ShadowPairing.sales_leader_id == user.id,
-        ShadowPairing.marketing_leader_id == user.id,
-        ShadowPairing.sales_leader_id.in_(reports),
-        ShadowPairing.marketing_leader_id.in_(reports),
-    )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from program.accounts import services
+from program.accounts import signin
 from program.accounts.models import PasswordResetToken, User
 from program.extensions import db
 from tests.conftest import body_text
@@ -68,12 +68,12 @@ def test_throttle_after_repeated_failures(client, make_user, app, now):
 def test_successful_login_resets_failure_count(app, make_user, now):
     make_user(email="ann@example.com")
     for i in range(4):
-        with pytest.raises(services.InvalidCredentials):
-            services.authenticate("ann@example.com", "bad", "1.2.3.4", now + timedelta(seconds=i))
-    services.authenticate("ann@example.com", "correct-horse-battery", "1.2.3.4", now + timedelta(seconds=10))
+        with pytest.raises(signin.InvalidCredentials):
+            signin.authenticate("ann@example.com", "bad", "1.2.3.4", now + timedelta(seconds=i))
+    signin.authenticate("ann@example.com", "correct-horse-battery", "1.2.3.4", now + timedelta(seconds=10))
     for i in range(4):
-        with pytest.raises(services.InvalidCredentials):
-            services.authenticate("ann@example.com", "bad", "1.2.3.4", now + timedelta(seconds=20 + i))
+        with pytest.raises(signin.InvalidCredentials):
+            signin.authenticate("ann@example.com", "bad", "1.2.3.4", now + timedelta(seconds=20 + i))
 
 
 def test_pages_need_sign_in(client):
@@ -85,7 +85,9 @@ def test_pages_need_sign_in(client):
 def test_open_redirect_is_refused(client, make_user):
     make_user(email="ann@example.com")
     db.session.commit()
-    resp = client.post("/login?next=https://evil.example/", data={"email": "ann@example.com", "password": "correct-horse-battery"})
+    resp = client.post(
+        "/login?next=https://evil.example/", data={"email": "ann@example.com", "password": "correct-horse-battery"}
+    )
     assert resp.headers["Location"] == "/"
 
 
@@ -108,19 +110,33 @@ def test_session_cookie_flags(client, make_user):
     assert "HttpOnly" in header and "SameSite=Lax" in header
     assert "Secure" not in header
     https = client.application.test_client()
-    resp = https.post("/login", data={"email": "ann@example.com", "password": "correct-horse-battery"},
-                      base_url="https://tandem.test")
+    resp = https.post(
+        "/login", data={"email": "ann@example.com", "password": "correct-horse-battery"}, base_url="https://tandem.test"
+    )
     assert "Secure" in resp.headers["Set-Cookie"]
 
 
 def test_change_password(login, make_user):
     user = make_user(email="ann@example.com")
     c = login(user)
-    bad = c.post("/account/password", data={"current_password": "wrong", "new_password": "a-new-password-1", "confirm": "a-new-password-1"})
+    bad = c.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": "a-new-password-1", "confirm": "a-new-password-1"},
+    )
     assert bad.status_code == 422 and b"current password is not correct" in bad.data
-    short = c.post("/account/password", data={"current_password": "correct-horse-battery", "new_password": "short", "confirm": "short"})
+    short = c.post(
+        "/account/password",
+        data={"current_password": "correct-horse-battery", "new_password": "short", "confirm": "short"},
+    )
     assert short.status_code == 422 and b"At least 10 characters" in short.data
-    ok = c.post("/account/password", data={"current_password": "correct-horse-battery", "new_password": "a-new-password-1", "confirm": "a-new-password-1"})
+    ok = c.post(
+        "/account/password",
+        data={
+            "current_password": "correct-horse-battery",
+            "new_password": "a-new-password-1",
+            "confirm": "a-new-password-1",
+        },
+    )
     assert ok.status_code == 302
     assert c.get("/").status_code == 200  # this session lives on
     fresh = c.application.test_client()
@@ -155,11 +171,11 @@ def test_password_reset_flow_by_email(client, make_user, mail):
 
 def test_reset_link_expires(app, make_user, now):
     user = make_user(email="ann@example.com")
-    _, raw = services.request_password_reset("ann@example.com", now)
+    _, raw = signin.request_password_reset("ann@example.com", now)
     db.session.commit()
-    assert services.find_reset_token(raw, now + timedelta(hours=1)).user_id == user.id
-    with pytest.raises(services.InvalidResetLink):
-        services.find_reset_token(raw, now + timedelta(hours=3))
+    assert signin.find_reset_token(raw, now + timedelta(hours=1)).user_id == user.id
+    with pytest.raises(signin.InvalidResetLink):
+        signin.find_reset_token(raw, now + timedelta(hours=3))
     stored = db.session.scalar(db.select(PasswordResetToken))
     assert raw not in stored.token_hash  # only a digest is stored
 

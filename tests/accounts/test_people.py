@@ -16,9 +16,15 @@ def test_people_list_by_role(as_role, role, status):
 
 @pytest.mark.parametrize(
     "url,method",
-    [("/admin/people/new", "get"), ("/admin/departments", "get"), ("/admin/teams", "get"),
-     ("/admin/people/import", "get"), ("/admin/outbox", "get"), ("/admin/people/import/sample.csv", "get"),
-     ("/admin/people/1/deactivate", "post")],
+    [
+        ("/admin/people/new", "get"),
+        ("/admin/departments", "get"),
+        ("/admin/teams", "get"),
+        ("/admin/people/import", "get"),
+        ("/admin/outbox", "get"),
+        ("/admin/people/import/sample.csv", "get"),
+        ("/admin/people/1/deactivate", "post"),
+    ],
 )
 @pytest.mark.parametrize("role", ["hr", "leader", "staff"])
 def test_admin_only_pages_are_404_for_others(as_role, make_user, role, url, method):
@@ -67,10 +73,18 @@ def test_create_person_with_errors_keeps_input(as_role, make):
     c, _ = as_role("admin")
     make.user(email="taken@example.com")
     db.session.commit()
-    resp = c.post("/admin/people/new", data={
-        "name": "New Person", "email": "taken@example.com", "role": "staff", "timezone": "Not/AZone",
-        "department_id": "", "team_id": "", "manager_id": "",
-    })
+    resp = c.post(
+        "/admin/people/new",
+        data={
+            "name": "New Person",
+            "email": "taken@example.com",
+            "role": "staff",
+            "timezone": "Not/AZone",
+            "department_id": "",
+            "team_id": "",
+            "manager_id": "",
+        },
+    )
     assert resp.status_code == 422
     assert b"Someone already has this email address" in resp.data or b"Not a valid choice" in resp.data
     assert b'value="New Person"' in resp.data
@@ -83,17 +97,35 @@ def test_create_and_edit_person(as_role, make):
     team = make.team("Content", "Marketing")
     boss = make.user(name="Boss", department="Marketing")
     db.session.commit()
-    resp = c.post("/admin/people/new", data={
-        "name": "Nia New", "email": "Nia@Example.com", "role": "staff", "timezone": "Europe/Berlin",
-        "department_id": dept.id, "team_id": team.id, "manager_id": boss.id, "active": "y",
-    })
+    resp = c.post(
+        "/admin/people/new",
+        data={
+            "name": "Nia New",
+            "email": "Nia@Example.com",
+            "role": "staff",
+            "timezone": "Europe/Berlin",
+            "department_id": dept.id,
+            "team_id": team.id,
+            "manager_id": boss.id,
+            "active": "y",
+        },
+    )
     assert resp.status_code == 302
     nia = db.session.scalar(db.select(User).where(User.email == "nia@example.com"))
     assert nia.manager_id == boss.id and nia.team_id == team.id and nia.timezone == "Europe/Berlin"
-    resp = c.post(f"/admin/people/{nia.id}/edit", data={
-        "name": "Nia Renamed", "email": "nia@example.com", "role": "leader", "timezone": "Europe/Berlin",
-        "department_id": dept.id, "team_id": team.id, "manager_id": "", "active": "y",
-    })
+    resp = c.post(
+        f"/admin/people/{nia.id}/edit",
+        data={
+            "name": "Nia Renamed",
+            "email": "nia@example.com",
+            "role": "leader",
+            "timezone": "Europe/Berlin",
+            "department_id": dept.id,
+            "team_id": team.id,
+            "manager_id": "",
+            "active": "y",
+        },
+    )
     assert resp.status_code == 302
     db.session.refresh(nia)
     assert nia.name == "Nia Renamed" and nia.role == "leader" and nia.manager_id is None
@@ -104,10 +136,19 @@ def test_team_of_other_department_is_refused(as_role, make):
     sales = make.department("Sales")
     team = make.team("Content", "Marketing")
     db.session.commit()
-    resp = c.post("/admin/people/new", data={
-        "name": "X", "email": "x@example.com", "role": "staff", "timezone": "UTC",
-        "department_id": sales.id, "team_id": team.id, "manager_id": "", "active": "y",
-    })
+    resp = c.post(
+        "/admin/people/new",
+        data={
+            "name": "X",
+            "email": "x@example.com",
+            "role": "staff",
+            "timezone": "UTC",
+            "department_id": sales.id,
+            "team_id": team.id,
+            "manager_id": "",
+            "active": "y",
+        },
+    )
     assert resp.status_code == 422 and b"belongs to another department" in resp.data
 
 
@@ -116,10 +157,19 @@ def test_manager_circle_is_refused(as_role, make):
     a = make.user(name="A")
     b = make.user(name="B", manager=a)
     db.session.commit()
-    resp = c.post(f"/admin/people/{a.id}/edit", data={
-        "name": "A", "email": a.email, "role": "staff", "timezone": "UTC",
-        "department_id": "", "team_id": "", "manager_id": b.id, "active": "y",
-    })
+    resp = c.post(
+        f"/admin/people/{a.id}/edit",
+        data={
+            "name": "A",
+            "email": a.email,
+            "role": "staff",
+            "timezone": "UTC",
+            "department_id": "",
+            "team_id": "",
+            "manager_id": b.id,
+            "active": "y",
+        },
+    )
     assert resp.status_code == 422 and b"circle of managers" in resp.data
 
 
@@ -132,7 +182,9 @@ def test_deactivate_signs_out_and_blocks_sign_in(as_role, make, login):
     db.session.refresh(person)
     assert person.active is False
     assert their_client.get("/").status_code == 302
-    resp = c.application.test_client().post("/login", data={"email": "leaving@example.com", "password": "correct-horse-battery"})
+    resp = c.application.test_client().post(
+        "/login", data={"email": "leaving@example.com", "password": "correct-horse-battery"}
+    )
     assert resp.status_code == 422
     assert db.session.get(User, person.id) is not None  # history stays
 
@@ -150,5 +202,8 @@ def test_departments_and_teams(as_role, make):
     dup = c.post("/admin/departments", data={"name": "customer success", "function": "other"})
     assert dup.status_code == 422 and b"exists" in dup.data
     dept = make.department("Customer Success")
-    assert c.post("/admin/teams", data={"name": "Onboarding", "department_id": dept.id, "manager_id": ""}).status_code == 302
+    assert (
+        c.post("/admin/teams", data={"name": "Onboarding", "department_id": dept.id, "manager_id": ""}).status_code
+        == 302
+    )
     assert b"Onboarding" in c.get("/admin/teams").data

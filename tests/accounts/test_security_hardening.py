@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from program.accounts import services
+from program.accounts import signin
 from program.accounts.models import Department, LoginAttempt
 from program.extensions import db
 from tests.conftest import body_text, free_port, make_app
@@ -151,23 +151,26 @@ def test_failures_for_an_address_make_each_further_attempt_wait_longer(app, make
     make_user(email="ann@example.com")
     limit = app.config["LOGIN_MAX_FAILURES"]
     for i in range(limit):  # from many clients, so no client lock plays a part
-        with pytest.raises(services.InvalidCredentials):
-            services.authenticate("ann@example.com", "guess", f"10.1.0.{i}", now)
+        with pytest.raises(signin.InvalidCredentials):
+            signin.authenticate("ann@example.com", "guess", f"10.1.0.{i}", now)
     cap = app.config["LOGIN_LOCK_MINUTES"] * 60
     at = now
     for i, wait in enumerate([30, 60, 120, 240, 480, cap, cap]):  # doubling, up to LOGIN_LOCK_MINUTES
-        with pytest.raises(services.LoginThrottled) as refused:
-            services.authenticate("ann@example.com", PASSWORD, f"10.1.1.{i}", at)  # even the right password waits
+        with pytest.raises(signin.LoginThrottled) as refused:
+            signin.authenticate("ann@example.com", PASSWORD, f"10.1.1.{i}", at)  # even the right password waits
         assert "for this address" in refused.value.message and "reset your password" in refused.value.message
-        with pytest.raises(services.LoginThrottled):
-            services.authenticate("ann@example.com", "guess", f"10.1.2.{i}", at + timedelta(seconds=wait - 1))
+        with pytest.raises(signin.LoginThrottled):
+            signin.authenticate("ann@example.com", "guess", f"10.1.2.{i}", at + timedelta(seconds=wait - 1))
         at += timedelta(seconds=wait)
-        with pytest.raises(services.InvalidCredentials):  # allowed again, and wrong again
-            services.authenticate("ann@example.com", "guess", f"10.1.3.{i}", at)
-    with pytest.raises(services.LoginThrottled) as refused:
-        services.authenticate("ann@example.com", PASSWORD, "10.1.3.1", at + timedelta(seconds=cap - 60))
+        with pytest.raises(signin.InvalidCredentials):  # allowed again, and wrong again
+            signin.authenticate("ann@example.com", "guess", f"10.1.3.{i}", at)
+    with pytest.raises(signin.LoginThrottled) as refused:
+        signin.authenticate("ann@example.com", PASSWORD, "10.1.3.1", at + timedelta(seconds=cap - 60))
     assert "Try again in 1 minute," in refused.value.message
-    assert services.authenticate("ann@example.com", PASSWORD, "10.1.3.1", at + timedelta(seconds=cap)).email == "ann@example.com"
+    assert (
+        signin.authenticate("ann@example.com", PASSWORD, "10.1.3.1", at + timedelta(seconds=cap)).email
+        == "ann@example.com"
+    )
 
 
 def test_the_first_wait_is_named_in_seconds(client, make_user, app):
@@ -192,8 +195,11 @@ def test_a_password_reset_lifts_the_wait_for_the_address(client, make_user, app,
     assert _forgot(client, "ann@example.com", ip="198.51.100.7").status_code == 302
     _join_reset_mail_threads()
     link = _reset_link(mail.wait_for("ann@example.com")[0])
-    done = client.post(link, data={"new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"},
-                       environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    done = client.post(
+        link,
+        data={"new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
     assert done.status_code == 302
     assert _sign_in(client, "ann@example.com", "brand-new-pass-1", ip="198.51.100.7").status_code == 302
     assert refused.status_code == 429
@@ -219,13 +225,13 @@ def test_signing_in_to_ones_own_account_does_not_forgive_guesses_at_others(app, 
     make_user(email="victim@example.com")
     ip = "203.0.113.66"
     for i in range(app.config["LOGIN_MAX_FAILURES"] - 1):
-        with pytest.raises(services.InvalidCredentials):
-            services.authenticate("victim@example.com", f"guess-{i}", ip, now + timedelta(seconds=i))
-    services.authenticate("mallory@example.com", PASSWORD, ip, now + timedelta(seconds=10))
-    with pytest.raises(services.InvalidCredentials):
-        services.authenticate("other@example.com", "guess", ip, now + timedelta(seconds=11))
-    with pytest.raises(services.LoginThrottled):
-        services.authenticate("third@example.com", "guess", ip, now + timedelta(seconds=12))
+        with pytest.raises(signin.InvalidCredentials):
+            signin.authenticate("victim@example.com", f"guess-{i}", ip, now + timedelta(seconds=i))
+    signin.authenticate("mallory@example.com", PASSWORD, ip, now + timedelta(seconds=10))
+    with pytest.raises(signin.InvalidCredentials):
+        signin.authenticate("other@example.com", "guess", ip, now + timedelta(seconds=11))
+    with pytest.raises(signin.LoginThrottled):
+        signin.authenticate("third@example.com", "guess", ip, now + timedelta(seconds=12))
 
 
 def test_a_reset_lifts_the_lock_of_the_client_that_mistyped(client, make_user, app, mail):
@@ -237,8 +243,11 @@ def test_a_reset_lifts_the_lock_of_the_client_that_mistyped(client, make_user, a
     _forgot(client, "ann@example.com", ip="198.51.100.8")
     _join_reset_mail_threads()
     link = _reset_link(mail.wait_for("ann@example.com")[0])
-    client.post(link, data={"new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"},
-                environ_base={"REMOTE_ADDR": "198.51.100.8"})
+    client.post(
+        link,
+        data={"new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"},
+        environ_base={"REMOTE_ADDR": "198.51.100.8"},
+    )
     assert _sign_in(client, "ann@example.com", "brand-new-pass-1", ip="198.51.100.8").status_code == 302
     kinds = db.session.scalars(db.select(LoginAttempt.kind).where(LoginAttempt.success.is_(True))).all()
     assert sorted(kinds) == ["reset", "sign_in"]
@@ -257,11 +266,11 @@ def _burst(database_url: str, attempts: list[tuple[str, str]], now) -> tuple[lis
             try:
                 barrier.wait(timeout=30)
                 try:
-                    services.authenticate(email, "wrong-password", ip, now)
+                    signin.authenticate(email, "wrong-password", ip, now)
                     outcome = "signed in"
-                except services.InvalidCredentials:
+                except signin.InvalidCredentials:
                     outcome = "checked"
-                except services.LoginThrottled:
+                except signin.LoginThrottled:
                     outcome = "throttled"
                 db.session.commit()
                 with lock:
@@ -286,13 +295,13 @@ def _burst(database_url: str, attempts: list[tuple[str, str]], now) -> tuple[lis
 @pytest.fixture
 def slow_hash(monkeypatch):
     """Checking a password takes 0.2 s (scrypt in production is slow too), so a race has room to show."""
-    real = services.check_password_hash
+    real = signin.check_password_hash
 
     def slow(pwhash: str, password: str) -> bool:
         time.sleep(0.2)
         return real(pwhash, password)
 
-    monkeypatch.setattr(services, "check_password_hash", slow)
+    monkeypatch.setattr(signin, "check_password_hash", slow)
 
 
 @pytest.mark.postgres_only
@@ -317,7 +326,7 @@ def test_a_parallel_burst_checks_no_more_passwords_than_the_limit(make, app, now
 def test_the_burst_test_catches_an_unlocked_counter(make, app, now, database_url, pg_required, slow_hash, monkeypatch):
     make.user(email="ann@example.com")
     db.session.commit()
-    monkeypatch.setattr(services, "_lock_throttle_keys", lambda *keys, now: None)  # count without the row lock
+    monkeypatch.setattr(signin, "_lock_throttle_keys", lambda *keys, now: None)  # count without the row lock
     outcomes, errors = _burst(database_url, [("ann@example.com", f"10.6.0.{i}") for i in range(8)], now)
     assert errors == []
     print(f"unlocked counter: {outcomes.count('checked')} of 8 checked")
@@ -365,6 +374,7 @@ def fragile_app(database_url, _schema, app):
         return "unreachable"
 
     with fresh.app_context():
+
         def refuse(conn, cursor, statement, parameters, context, executemany):
             if state["down"]:
                 raise OperationalError(statement, parameters, Exception("the database server went away"))

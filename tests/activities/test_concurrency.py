@@ -18,7 +18,9 @@ from tests.conftest import make_app
 
 
 def _fire(database_url: str, activity_id: int, user_ids: list[int], now, **config) -> tuple[list[str], list[str]]:
-    app = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": len(user_ids) + 2, "max_overflow": 0}, **config)
+    app = make_app(
+        database_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": len(user_ids) + 2, "max_overflow": 0}, **config
+    )
     barrier = threading.Barrier(len(user_ids))
     states: list[str] = []
     errors: list[str] = []
@@ -73,7 +75,9 @@ def test_concurrent_bookings_fill_exactly_the_seats(make, now, database_url):
     activity_id, user_ids = _setup(make, riders, seats=2)
     states, errors = _fire(database_url, activity_id, user_ids, now)
     assert errors == []
-    print(f"{riders} concurrent bookings at 2 seats: {states.count('booked')} booked, {states.count('waitlisted')} waitlisted")
+    print(
+        f"{riders} concurrent bookings at 2 seats: {states.count('booked')} booked, {states.count('waitlisted')} waitlisted"
+    )
     assert states.count(State.BOOKED.value) == 2
     assert states.count(State.WAITLISTED.value) == riders - 2
     assert _booked_in_db(activity_id) == 2

@@ -66,7 +66,9 @@ SUBJECTS = [
 
 def test_subjects_arrive_exactly_and_fold_after_words(app, mail):
     for n, subject in enumerate(SUBJECTS):
-        queue_email(f"s{n}@example.com", "accounts/password_reset", subject, user=None, link="http://tandem.test/x", hours=1)
+        queue_email(
+            f"s{n}@example.com", "accounts/password_reset", subject, user=None, link="http://tandem.test/x", hours=1
+        )
     db.session.commit()
     for n, subject in enumerate(SUBJECTS):
         mail.wait_for(f"s{n}@example.com")
@@ -75,12 +77,12 @@ def test_subjects_arrive_exactly_and_fold_after_words(app, mail):
         lines = head.split(b"\r\n")
         start = next(i for i, line in enumerate(lines) if line.lower().startswith(b"subject:"))
         folded = [lines[start]]
-        for line in lines[start + 1:]:
+        for line in lines[start + 1 :]:
             if line[:1] not in (b" ", b"\t"):
                 break
             folded.append(line)
         # never folded right after the colon: the first line carries a word
-        assert folded[0].startswith(b"Subject: ") and folded[0][len(b"Subject: "):].strip(), folded
+        assert folded[0].startswith(b"Subject: ") and folded[0][len(b"Subject: ") :].strip(), folded
         for line in folded:
             assert line.isascii() and (len(line) <= 78 or b" " not in line.strip()), folded
         # read back by two readers, it is the subject we sent, with no space lost, added or leading

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from sqlalchemy import text
 
 from program.activities import services as core
+from program.activities.ics import Attendee, invite_ics
 from program.activities.models import Activity
-from program.calendar import services as cal
-from program.calendar.ics import Attendee, invite_ics
+from program.calendar import feeds as cal
 from program.calendar.models import CalendarFeed
 from program.extensions import db
 from tests.conftest import parse_ics
@@ -27,8 +27,9 @@ def test_feed_has_booked_and_hosted_with_correct_instants(client, make, now, log
     rider = make.marketer()
     booked = make.ride_along(account="Booked Co", tz="America/New_York")
     core.book_seat(booked.id, rider, now)
-    hosted = make.ride_along(rider_host := make.user(department="Sales"), account="Hosted Co",
-                             starts_in=timedelta(days=4))
+    hosted = make.ride_along(
+        rider_host := make.user(department="Sales"), account="Hosted Co", starts_in=timedelta(days=4)
+    )
     token = cal.rotate_feed(rider, now)
     host_token = cal.rotate_feed(rider_host, now)
     db.session.commit()

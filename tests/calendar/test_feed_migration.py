@@ -35,7 +35,7 @@ def _empty_database(tmp_path):
 
 
 def test_existing_feed_addresses_keep_working(tmp_path):
-    from program.calendar import services as cal
+    from program.calendar import feeds as cal
 
     with _empty_database(tmp_path) as url:
         app = make_app(url)
@@ -45,10 +45,19 @@ def test_existing_feed_addresses_keep_working(tmp_path):
             meta.reflect(db.engine, only=["user", "calendar_feed"])
             at = datetime(2026, 11, 1, 9, tzinfo=UTC)
             with db.engine.begin() as conn:
-                user_id = conn.execute(meta.tables["user"].insert().values(
-                    email="old@example.com", name="Old Subscriber", role="staff", timezone="UTC", active=True,
-                    session_token="s" * 32, created_at=at,
-                )).inserted_primary_key[0]
+                user_id = conn.execute(
+                    meta.tables["user"]
+                    .insert()
+                    .values(
+                        email="old@example.com",
+                        name="Old Subscriber",
+                        role="staff",
+                        timezone="UTC",
+                        active=True,
+                        session_token="s" * 32,
+                        created_at=at,
+                    )
+                ).inserted_primary_key[0]
                 conn.execute(meta.tables["calendar_feed"].insert().values(user_id=user_id, token=CLEAR, rotated_at=at))
 
             upgrade()

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from program.activities import services as core
 from program.activities.models import ON_CALENDAR, Activity, Participation, State
 from program.extensions import db
-from program.reviews import services as meetings
+from program.reviews import invitations, meetings
 from program.rides.services import call_data_from, update_call
 from tests.conftest import calendar_part, parse_ics
-from tests.reviews.test_meetings import facilitator, place, schedule
+from tests.factories.reviews import facilitator, place, schedule
 
 # --- an RFC 5545 reader, by hand -----------------------------------------------------------------------------
 
@@ -38,7 +38,7 @@ def content_line(line: str) -> tuple[str, dict[str, str], str]:
         if char == '"':
             quoted = not quoted
         elif char == ":" and not quoted:
-            head, value = line[:i], line[i + 1:]
+            head, value = line[:i], line[i + 1 :]
             break
     else:
         raise AssertionError(f"not a content line: {line!r}")
@@ -120,7 +120,7 @@ class Inbox:
         self.mail, self.address, self.seen, self.client, self.invites = mail, address, 0, Client(), []
 
     def deliver(self, expect: int = 1) -> list[Invite]:
-        msgs = self.mail.wait_for(self.address, self.seen + expect)[self.seen:]
+        msgs = self.mail.wait_for(self.address, self.seen + expect)[self.seen :]
         assert len(msgs) == expect, [m["Subject"] for m in msgs]
         self.seen += expect
         new = []
@@ -230,7 +230,7 @@ def test_meeting_invite_yes_move_cancel_replays_to_what_tandem_shows(make, now, 
     assert [i.method for i in inbox.deliver()] == ["REQUEST"]  # the invitation
     assert_in_step(inbox, p)
 
-    meetings.rsvp(p, person, "yes", now)
+    invitations.rsvp(p, person, "yes", now)
     db.session.commit()
     assert [i.method for i in inbox.deliver()] == ["REQUEST"]  # the confirmation of the yes
     assert_in_step(inbox, p)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
@@ -19,85 +18,12 @@ from program.debriefs.defaults import ensure_defaults
 from program.debriefs.models import Debrief, DebriefTemplate, ReasonCode
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
+from tests.factories.debriefs import page_form, row_of
 
 BASE = "/admin/debriefs"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-class _Forms(HTMLParser):
-    """Every <form> on a page, with what a browser would submit from it as it stands."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self._form: dict | None = None
-        self._textarea: list | None = None
-        self._select: list | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self._form = {"action": a.get("action"), "fields": []}
-            self.forms.append(self._form)
-        elif self._form is None:
-            return
-        elif tag == "input" and a.get("name"):
-            kind = a.get("type", "text")
-            if kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self._form["fields"].append((a["name"], a.get("value", "on")))
-            elif kind not in ("submit", "button", "reset"):
-                self._form["fields"].append((a["name"], a.get("value", "")))
-        elif tag == "textarea":
-            self._textarea = [a["name"], ""]
-        elif tag == "select":
-            self._select = [a["name"], None, None]
-        elif tag == "option" and self._select is not None:
-            if self._select[1] is None:
-                self._select[1] = a.get("value", "")
-            if "selected" in a:
-                self._select[2] = a.get("value", "")
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            self._textarea[1] += data
-
-    def handle_endtag(self, tag):
-        if tag == "textarea" and self._textarea is not None:
-            name, value = self._textarea
-            if value.startswith("\r\n"):
-                value = value[2:]
-            elif value.startswith("\n"):
-                value = value[1:]
-            self._form["fields"].append((name, value))
-            self._textarea = None
-        elif tag == "select" and self._select is not None:
-            name, first, chosen = self._select
-            self._form["fields"].append((name, chosen if chosen is not None else (first or "")))
-            self._select = None
-        elif tag == "form":
-            self._form = None
-
-
-def page_form(html: str, containing: str) -> MultiDict:
-    """The form on the page that has a field named ``containing``, as the browser would post it."""
-    parser = _Forms()
-    parser.feed(html)
-    for form in parser.forms:
-        if any(name == containing for name, _ in form["fields"]):
-            return MultiDict(form["fields"])
-    raise AssertionError(f"no form with a field {containing!r} on the page")
-
-
-def row_of(data: MultiDict, prompt: str) -> int:
-    """The row index whose prompt is ``prompt``."""
-    for name, value in data.items(multi=True):
-        m = re.fullmatch(r"questions-(\d+)-prompt", name)
-        if m and value == prompt:
-            return int(m.group(1))
-    raise AssertionError(f"no row with prompt {prompt!r}")
 
 
 def blank_row(data: MultiDict) -> int:
@@ -374,7 +300,7 @@ def test_a_new_version_can_start_from_an_old_one(seeded, as_role):
 
 
 def test_version_history_is_paginated(seeded, as_role, now):
-    from program.debriefs.services import QuestionSpec, publish_template
+    from program.debriefs.template_versions import QuestionSpec, publish_template
 
     client, admin = as_role("admin")
     for n in range(2, 8):

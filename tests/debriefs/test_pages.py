@@ -22,8 +22,16 @@ def _setup(make):
 
 @pytest.mark.parametrize(
     "who,visible",
-    [("author", True), ("manager", True), ("host", True), ("hr", True), ("admin", True),
-     ("other_staff", False), ("other_leader", False), ("host_colleague", False)],
+    [
+        ("author", True),
+        ("manager", True),
+        ("host", True),
+        ("hr", True),
+        ("admin", True),
+        ("other_staff", False),
+        ("other_leader", False),
+        ("host_colleague", False),
+    ],
 )
 def test_visibility_matrix(make, login, who, visible):
     task, rider, boss = _setup(make)
@@ -72,8 +80,11 @@ def test_draft_comes_back_and_submit_locks_after_48h(make, login, app, now):
     from program.debriefs.services import current_template
 
     qs = {q.key: q for q in current_template("ride_along").questions}
-    saved = c.post(f"/debriefs/task/{task.id}", data={f"q_{qs['learned'].id}": "Half a thought", "action": "draft"},
-                   follow_redirects=True)
+    saved = c.post(
+        f"/debriefs/task/{task.id}",
+        data={f"q_{qs['learned'].id}": "Half a thought", "action": "draft"},
+        follow_redirects=True,
+    )
     assert b"Draft saved" in saved.data and b"Half a thought" in saved.data
     codes = c.get(f"/debriefs/task/{task.id}").data
     assert b"Unknown / other" in codes
@@ -83,11 +94,19 @@ def test_draft_comes_back_and_submit_locks_after_48h(make, login, app, now):
     code = db.session.execute(
         db.select(ReasonCode).where(ReasonCode.label == "Price", ReasonCode.category == qs["objections"].code_category)
     ).scalar_one()
-    done = c.post(f"/debriefs/task/{task.id}", data={
-        f"q_{qs['learned'].id}": "A whole thought", f"q_{qs['lead_quality'].id}": "3",
-        f"q_{qs['why_buy'].id}_codes": "other", f"q_{qs['why_buy'].id}_other": "Board pressure",
-        f"q_{qs['objections'].id}_codes": str(code.id), f"q_{qs['objections'].id}_words_{code.id}": "It costs too much",
-        "action": "submit"}, follow_redirects=True)
+    done = c.post(
+        f"/debriefs/task/{task.id}",
+        data={
+            f"q_{qs['learned'].id}": "A whole thought",
+            f"q_{qs['lead_quality'].id}": "3",
+            f"q_{qs['why_buy'].id}_codes": "other",
+            f"q_{qs['why_buy'].id}_other": "Board pressure",
+            f"q_{qs['objections'].id}_codes": str(code.id),
+            f"q_{qs['objections'].id}_words_{code.id}": "It costs too much",
+            "action": "submit",
+        },
+        follow_redirects=True,
+    )
     assert b"submitted" in done.data
     db.session.expire_all()
     assert db.session.scalar(db.select(Debrief)).state == "submitted"
@@ -119,8 +138,15 @@ def test_reminders_once_each_stage_with_manager_on_overdue(make, now, mail):
     db.session.commit()
     mail.clear()
     due = task.due_at
-    for at in (due - timedelta(hours=30), due - timedelta(hours=29), due - timedelta(hours=5), due - timedelta(hours=4),
-               due + timedelta(days=1), due + timedelta(days=2), due + timedelta(days=8)):
+    for at in (
+        due - timedelta(hours=30),
+        due - timedelta(hours=29),
+        due - timedelta(hours=5),
+        due - timedelta(hours=4),
+        due + timedelta(days=1),
+        due + timedelta(days=2),
+        due + timedelta(days=8),
+    ):
         run_all(at)
         db.session.commit()
     subjects = [m["Subject"].split(":")[0] for m in mail.wait_for("slow@example.com", 4)]

@@ -63,7 +63,12 @@ with app.app_context():
 def _make_meeting(live_server, title: str) -> int:
     result = subprocess.run(
         [sys.executable, "-c", MAKE_MEETING, title, HOST, *PEOPLE.values()],
-        cwd=PROJECT_ROOT, env=live_server.env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=PROJECT_ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])["id"]
@@ -99,7 +104,9 @@ def test_facilitator_forms_mini_teams_teams_add_ideas_and_the_ranking_appears(pa
         page.locator(f"input[name='stages-{i}-entering']").fill(str(1200 if name == "MQL" else count))
     page.get_by_role("button", name="Save the funnel").click()
     # A count larger than the stage before is refused beside its row, keeping what was typed.
-    expect(page.locator("#stages-1-entering-error")).to_have_text("“MQL” has 1,200, more than the 1,000 entering “Lead” before it.")
+    expect(page.locator("#stages-1-entering-error")).to_have_text(
+        "“MQL” has 1,200, more than the 1,000 entering “Lead” before it."
+    )
     expect(page.locator("input[name='stages-1-entering']")).to_have_value("1200")
     page.locator("input[name='stages-1-entering']").fill("400")
     page.get_by_role("button", name="Save the funnel").click()
@@ -147,7 +154,9 @@ def test_facilitator_forms_mini_teams_teams_add_ideas_and_the_ranking_appears(pa
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text(ideas[0][0])
     expect(rows.nth(1)).to_contain_text(ideas[1][0])
-    for row, (_, lift, confidence, _, weight), stage in zip((rows.nth(0), rows.nth(1)), ideas, chosen_stage, strict=True):
+    for row, (_, lift, confidence, _, weight), stage in zip(
+        (rows.nth(0), rows.nth(1)), ideas, chosen_stage, strict=True
+    ):
         expect(row).to_contain_text(_expected_score(stage, lift, confidence, weight))
     expect(page.locator("svg[aria-labelledby^='chart-idea-scores']")).to_have_count(1)
     expect(page.locator("#stage-ranking tbody tr")).to_have_count(4)

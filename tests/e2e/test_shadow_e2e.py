@@ -28,8 +28,12 @@ def test_leader_files_shadow_debrief_and_ticks_a_follow_up(page, live_server):
     page.locator("fieldset", has_text="What surprised me").locator("textarea").fill("How much reps rely on one deck.")
     page.get_by_role("button", name="Submit debrief").click()
     expect(page.locator(".form-errors")).to_contain_text("1 answer needs attention")
-    expect(page.locator("fieldset", has_text="What I learned about the other function").locator("textarea")).to_have_value(learned)
-    page.locator("fieldset", has_text="One thing my team will change").locator("textarea").fill("Join the Monday forecast.")
+    expect(
+        page.locator("fieldset", has_text="What I learned about the other function").locator("textarea")
+    ).to_have_value(learned)
+    page.locator("fieldset", has_text="One thing my team will change").locator("textarea").fill(
+        "Join the Monday forecast."
+    )
     page.get_by_role("button", name="Submit debrief").click()
     expect(page.locator(".flashes")).to_contain_text("Your debrief is submitted")
 
@@ -41,13 +45,21 @@ def test_leader_files_shadow_debrief_and_ticks_a_follow_up(page, live_server):
     shared.get_by_label("Status").select_option("done")
     shared.get_by_role("button", name="Update").click()
     expect(page.locator(".flashes")).to_contain_text("Please correct the marked fields")  # date and evidence needed
-    shared = page.locator("section.day-card").filter(has_text="Grace Kim in Elena").locator("li", has_text="I shared what I learned")
+    shared = (
+        page.locator("section.day-card")
+        .filter(has_text="Grace Kim in Elena")
+        .locator("li", has_text="I shared what I learned")
+    )
     expect(shared.locator(".error").first).to_be_visible()
     shared.get_by_label("Status").select_option("done")
     shared.get_by_label("Done on").fill(page.evaluate("new Date().toISOString().slice(0, 10)"))
     shared.get_by_label("Evidence").fill("Presented it at the Tuesday demand-gen stand-up")
     shared.get_by_role("button", name="Update").click()
     expect(page.locator(".flashes")).to_contain_text("Follow-up done")
-    shared = page.locator("section.day-card").filter(has_text="Grace Kim in Elena").locator("li", has_text="I shared what I learned")
+    shared = (
+        page.locator("section.day-card")
+        .filter(has_text="Grace Kim in Elena")
+        .locator("li", has_text="I shared what I learned")
+    )
     expect(shared).to_contain_text("Presented it at the Tuesday demand-gen stand-up")
     expect(shared.locator(".badge")).to_have_text("done")

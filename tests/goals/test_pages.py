@@ -8,9 +8,9 @@ import pytest
 from flask import render_template
 
 from program.extensions import db
+from program.goals.dashboards import dashboard_context
 from program.goals.models import Goal, Leave
-from program.goals.services import dashboard_context
-from tests.goals.helpers import goal, veteran
+from tests.factories.goals import goal, veteran
 
 MANAGE_URLS = ["/goals/manage", "/goals/leave", "/goals/overview"]
 
@@ -56,22 +56,41 @@ def test_hr_sets_a_goal_through_the_form(make, login):
     hr = make.user(role="hr")
     marketing = make.department("Marketing")
     client = login(hr)
-    response = client.post("/goals/manage", data={
-        "kind": "ride_along", "target": "3", "period": "quarter", "scope": "department",
-        "department_id": str(marketing.id), "requires_debrief": "y", "note": "Q4 push",
-    })
+    response = client.post(
+        "/goals/manage",
+        data={
+            "kind": "ride_along",
+            "target": "3",
+            "period": "quarter",
+            "scope": "department",
+            "department_id": str(marketing.id),
+            "requires_debrief": "y",
+            "note": "Q4 push",
+        },
+    )
     assert response.status_code == 302
     g = db.session.scalar(db.select(Goal))
-    assert (g.kind, g.target, g.period, g.scope_key, g.requires_debrief) == ("ride_along", 3, "quarter",
-                                                                           f"department:{marketing.id}", True)
+    assert (g.kind, g.target, g.period, g.scope_key, g.requires_debrief) == (
+        "ride_along",
+        3,
+        "quarter",
+        f"department:{marketing.id}",
+        True,
+    )
     listing = client.get("/goals/manage").get_data(as_text=True)
     assert "3 ride-alongs per quarter" in listing and "Department Marketing" in listing
 
     # The same again is refused next to the field, with what was typed kept.
-    again = client.post("/goals/manage", data={
-        "kind": "ride_along", "target": "5", "period": "month", "scope": "department",
-        "department_id": str(marketing.id),
-    })
+    again = client.post(
+        "/goals/manage",
+        data={
+            "kind": "ride_along",
+            "target": "5",
+            "period": "month",
+            "scope": "department",
+            "department_id": str(marketing.id),
+        },
+    )
     html = again.get_data(as_text=True)
     assert again.status_code == 422
     assert "already a goal" in html and 'value="5"' in html
@@ -79,13 +98,29 @@ def test_hr_sets_a_goal_through_the_form(make, login):
 
 def test_goal_form_errors(make, login):
     client = login(make.user(role="admin"))
-    response = client.post("/goals/manage", data={"kind": "ride_along", "target": "0", "period": "month",
-                                                  "scope": "person", "person_email": "ghost@example.com"})
+    response = client.post(
+        "/goals/manage",
+        data={
+            "kind": "ride_along",
+            "target": "0",
+            "period": "month",
+            "scope": "person",
+            "person_email": "ghost@example.com",
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "from 1 to 500" in html
-    response = client.post("/goals/manage", data={"kind": "ride_along", "target": "2", "period": "month",
-                                                  "scope": "person", "person_email": "ghost@example.com"})
+    response = client.post(
+        "/goals/manage",
+        data={
+            "kind": "ride_along",
+            "target": "2",
+            "period": "month",
+            "scope": "person",
+            "person_email": "ghost@example.com",
+        },
+    )
     assert "No one has that email address" in response.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(Goal.id))) == 0
 
@@ -96,8 +131,16 @@ def test_edit_and_delete_a_goal(make, login):
     g = goal(target=2, person=person)
     client = login(hr)
     assert "pat@example.com" in client.get(f"/goals/{g.id}/edit").get_data(as_text=True)
-    response = client.post(f"/goals/{g.id}/edit", data={"kind": "ride_along", "target": "4", "period": "month",
-                                                        "scope": "person", "person_email": "pat@example.com"})
+    response = client.post(
+        f"/goals/{g.id}/edit",
+        data={
+            "kind": "ride_along",
+            "target": "4",
+            "period": "month",
+            "scope": "person",
+            "person_email": "pat@example.com",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(g)
     assert g.target == 4 and g.requires_debrief is False  # unticked box: every attended activity counts
@@ -111,11 +154,19 @@ def test_leave_through_the_form(make, login):
     hr = make.user(role="hr")
     make.marketer(email="away@example.com", name="Ava Away")
     client = login(hr)
-    bad = client.post("/goals/leave", data={"person_email": "away@example.com", "starts_on": "2026-11-10",
-                                            "ends_on": "2026-11-01"})
+    bad = client.post(
+        "/goals/leave", data={"person_email": "away@example.com", "starts_on": "2026-11-10", "ends_on": "2026-11-01"}
+    )
     assert bad.status_code == 422 and "be before the first" in bad.get_data(as_text=True)
-    ok = client.post("/goals/leave", data={"person_email": "away@example.com", "starts_on": "2026-11-01",
-                                           "ends_on": "2026-11-10", "note": "Holiday"})
+    ok = client.post(
+        "/goals/leave",
+        data={
+            "person_email": "away@example.com",
+            "starts_on": "2026-11-01",
+            "ends_on": "2026-11-10",
+            "note": "Holiday",
+        },
+    )
     assert ok.status_code == 302
     record = db.session.scalar(db.select(Leave))
     assert "Ava Away" in client.get("/goals/leave?q=ava").get_data(as_text=True)
@@ -165,9 +216,7 @@ def test_dashboard_pieces(make, now, app):
         for user in (m, lead, hr):
             login_user(user)
             ctx = dashboard_context(user, now)
-            html = "".join(
-                render_template(f"goals/_dashboard_{part}.html", **ctx) for part in ("me", "team", "org")
-            )
+            html = "".join(render_template(f"goals/_dashboard_{part}.html", **ctx) for part in ("me", "team", "org"))
             assert "My goals" in html
             assert ("My team" in html) == (user is lead)
             assert ("Across the organisation" in html) == (user is hr)

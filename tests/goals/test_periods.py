@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from program.goals.periods import (
+from program.periods import (
     Period,
     available_days,
     expected_target,
@@ -69,7 +69,9 @@ def test_today_depends_on_the_viewer():
 
 
 def test_unavailable_spans_merge_and_available_days():
-    away = unavailable_spans(date(2026, 11, 16), [(date(2026, 11, 10), date(2026, 11, 20)), (date(2026, 11, 25), date(2026, 11, 25))])
+    away = unavailable_spans(
+        date(2026, 11, 16), [(date(2026, 11, 10), date(2026, 11, 20)), (date(2026, 11, 25), date(2026, 11, 25))]
+    )
     # Before joining (to the 15th) and the leave to the 20th merge; the 25th is a one-day leave.
     assert away == [(date.min, date(2026, 11, 21)), (date(2026, 11, 25), date(2026, 11, 26))]
     assert available_days(date(2026, 11, 1), date(2026, 12, 1), away) == 30 - 20 - 1
@@ -99,7 +101,9 @@ def test_a_goal_of_another_period_length_is_shared_out():
     # 2 per month over a year: 24.
     assert expected_target(2, "month", date(2026, 1, 1), date(2027, 1, 1)) == 24
     assert [p.key for p in periods_between("month", date(2026, 10, 15), date(2026, 12, 2))] == [
-        "2026-10", "2026-11", "2026-12",
+        "2026-10",
+        "2026-11",
+        "2026-12",
     ]
 
 

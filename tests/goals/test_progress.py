@@ -11,12 +11,15 @@ import pytest
 
 from program.accounts.models import User
 from program.activities import services as core
+from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.goals import services
-from program.goals.periods import Period
-from program.goals.progress import GoalBook, Status, classify, current_progress, iter_progress
+from program.goals.dashboards import my_goals
+from program.goals.progress import GoalBook, current_progress, iter_progress
+from program.goals.status import Status, classify
+from program.periods import Period
 from program.timeutil import utcnow
-from tests.goals.helpers import goal, leave, veteran
+from tests.factories.goals import goal, leave, veteran
 
 TZ = "Europe/London"
 
@@ -57,9 +60,11 @@ def test_the_most_specific_goal_applies(make):
 def test_one_goal_per_kind_and_scope(make, now):
     hr = make.user(role="hr")
     marketing = make.department("Marketing")
-    data = services.GoalData(kind="ride_along", period="month", target=2, scope="department", department_id=marketing.id)
+    data = services.GoalData(
+        kind="ride_along", period="month", target=2, scope="department", department_id=marketing.id
+    )
     services.save_goal(hr, data, now)
-    with pytest.raises(services.ValidationFailed) as caught:
+    with pytest.raises(ValidationFailed) as caught:
         services.save_goal(hr, data, now)
     assert "already a goal" in caught.value.errors["department_id"]
     # Another kind for the same department is fine.
@@ -68,12 +73,13 @@ def test_one_goal_per_kind_and_scope(make, now):
 
 def test_goal_validation_and_permission(make, now):
     hr = make.user(role="hr")
-    with pytest.raises(services.ValidationFailed) as caught:
+    with pytest.raises(ValidationFailed) as caught:
         services.save_goal(hr, services.GoalData(kind="nope", target=0, scope="person", person_email="nobody@x"), now)
     assert set(caught.value.errors) == {"kind", "target", "person_email"}
-    with pytest.raises(services.NotAllowed):
-        services.save_goal(make.user(role="leader"), services.GoalData(kind="ride_along", target=1, role="staff",
-                                                                        scope="role"), now)
+    with pytest.raises(NotAllowed):
+        services.save_goal(
+            make.user(role="leader"), services.GoalData(kind="ride_along", target=1, role="staff", scope="role"), now
+        )
 
 
 # --- what counts ---------------------------------------------------------------------------------
@@ -209,8 +215,17 @@ def test_open_seats_exclude_full_closed_hosted_and_own_activities(make, now):
     ],
 )
 def test_classify(numbers, expected):
-    base = {"target": 2, "done": 0, "in_hand": 0, "ahead": 0, "open_seats": 5, "line": 0, "days_left": 10,
-            "available": 30, "elapsed": 15}
+    base = {
+        "target": 2,
+        "done": 0,
+        "in_hand": 0,
+        "ahead": 0,
+        "open_seats": 5,
+        "line": 0,
+        "days_left": 10,
+        "available": 30,
+        "elapsed": 15,
+    }
     assert classify(**{**base, **numbers}) == expected
 
 
@@ -261,7 +276,7 @@ def test_suggestions_are_upcoming_open_seats_that_would_count(make, now):
     make.ride_along(host=m, starts_in=timedelta(days=2), account="Own Ltd")
     make.ride_along(starts_in=timedelta(days=2), account="Hidden Ltd", hide_account=True)
 
-    mine = services.my_goals(m, now, TZ)
+    mine = my_goals(m, now, TZ)
     summaries = [s.link.summary for s in mine.suggestions]
     assert [s.activity.id for s in mine.suggestions][:1] == [soon.id]
     assert any("Later Ltd" in s for s in summaries) and later.id in [s.activity.id for s in mine.suggestions]
@@ -275,7 +290,7 @@ def test_no_suggestions_once_the_goal_is_met(make, now):
     goal(target=1, department=m.department)
     make.submit_debrief(make.attended_task(rider=m))
     make.ride_along(starts_in=timedelta(days=1))
-    assert services.my_goals(m, now, TZ).suggestions == []
+    assert my_goals(m, now, TZ).suggestions == []
 
 
 # --- leave ---------------------------------------------------------------------------------------
@@ -284,11 +299,13 @@ def test_no_suggestions_once_the_goal_is_met(make, now):
 def test_record_leave_rules(make, now):
     hr = make.user(role="hr")
     m = make.marketer(email="leaver@example.com")
-    with pytest.raises(services.ValidationFailed) as caught:
+    with pytest.raises(ValidationFailed) as caught:
         services.record_leave(hr, "leaver@example.com", date(2026, 11, 10), date(2026, 11, 1), "", now)
     assert "before the first" in caught.value.errors["ends_on"]
-    with pytest.raises(services.NotAllowed):
-        services.record_leave(make.user(role="leader"), "leaver@example.com", date(2026, 11, 1), date(2026, 11, 2), "", now)
+    with pytest.raises(NotAllowed):
+        services.record_leave(
+            make.user(role="leader"), "leaver@example.com", date(2026, 11, 1), date(2026, 11, 2), "", now
+        )
     record = services.record_leave(hr, "LEAVER@example.com", date(2026, 11, 1), date(2026, 11, 2), "", now)
     assert record.user_id == m.id
 

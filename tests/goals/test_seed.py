@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from program.accounts.models import User
 from program.extensions import db
+from program.goals.dashboards import my_goals
 from program.goals.models import Goal, Leave
-from program.goals.services import my_goals
 from program.seed import seed_demo
 
 

@@ -17,7 +17,7 @@ from program.errors import InvalidTransition, ValidationFailed
 from program.extensions import db
 from program.filters import localtime
 from program.mail.models import OutboxMessage
-from tests.properties.strategies import DB_SETTINGS, days_between, rolled_back, zones
+from tests.factories.strategies import DB_SETTINGS, days_between, rolled_back, zones
 
 HOLD = timedelta(hours=24)
 
@@ -27,9 +27,20 @@ def _ride(make, host_tz: str, day: date, hour: int, cutoff_hours: int):
     from program.rides.services import CallData, offer_call
 
     host = make.user(role="staff", department="Sales", timezone=host_tz)
-    data = CallData(host_id=host.id, account_name="Acme Ltd", segment="Enterprise", funnel_stage="Opportunity",
-                    call_type="demo", day=day, start=time(hour), end=time(hour + 1), timezone=host_tz,
-                    location="1 Market Street", seats=1, cutoff_hours=cutoff_hours)
+    data = CallData(
+        host_id=host.id,
+        account_name="Acme Ltd",
+        segment="Enterprise",
+        funnel_stage="Opportunity",
+        call_type="demo",
+        day=day,
+        start=time(hour),
+        end=time(hour + 1),
+        timezone=host_tz,
+        location="1 Market Street",
+        seats=1,
+        cutoff_hours=cutoff_hours,
+    )
     created = datetime.combine(day, time(0), UTC) - timedelta(hours=cutoff_hours) - timedelta(days=10)
     try:
         return offer_call(host, data, created), created
@@ -42,7 +53,12 @@ def _ride(make, host_tz: str, day: date, hour: int, cutoff_hours: int):
 def rides(draw):
     host_tz = draw(zones)
     day = draw(days_between(date(2000, 2, 1), date(2100, 12, 1), host_tz))
-    return host_tz, day, draw(st.integers(min_value=0, max_value=22)), draw(st.sampled_from([0, 1, 2, 12, 23, 24, 25, 48, 168]))
+    return (
+        host_tz,
+        day,
+        draw(st.integers(min_value=0, max_value=22)),
+        draw(st.sampled_from([0, 1, 2, 12, 23, 24, 25, 48, 168])),
+    )
 
 
 @DB_SETTINGS
@@ -56,10 +72,18 @@ def rides(draw):
     ),
     answer_after=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30)),
 )
-@example(ride=("Europe/London", date(2026, 11, 26), 10, 12), rider_tz="Australia/Sydney",
-         freed_before_start=timedelta(days=3), answer_after=timedelta(hours=23, minutes=59))
-@example(ride=("America/New_York", date(2026, 11, 2), 9, 12), rider_tz="America/New_York",
-         freed_before_start=timedelta(hours=30), answer_after=timedelta(hours=18))
+@example(
+    ride=("Europe/London", date(2026, 11, 26), 10, 12),
+    rider_tz="Australia/Sydney",
+    freed_before_start=timedelta(days=3),
+    answer_after=timedelta(hours=23, minutes=59),
+)
+@example(
+    ride=("America/New_York", date(2026, 11, 2), 9, 12),
+    rider_tz="America/New_York",
+    freed_before_start=timedelta(hours=30),
+    answer_after=timedelta(hours=18),
+)
 def test_a_freed_seat_is_held_until_the_earlier_of_24_hours_and_the_cutoff(
     make, ride, rider_tz, freed_before_start, answer_after
 ):
@@ -87,7 +111,9 @@ def test_a_freed_seat_is_held_until_the_earlier_of_24_hours_and_the_cutoff(
         assert expires in (freed_at + HOLD, activity.booking_cutoff_at)
 
         offer = db.session.scalars(
-            db.select(OutboxMessage).where(OutboxMessage.to == waiting.email, OutboxMessage.subject.like("A seat is free%"))
+            db.select(OutboxMessage).where(
+                OutboxMessage.to == waiting.email, OutboxMessage.subject.like("A seat is free%")
+            )
         ).one()
         shown = localtime(expires, tz=rider_tz)
         assert shown and f"held for you until {shown}" in offer.text_body

@@ -1,5 +1,5 @@
-"""Calendar periods in the viewer's timezone: goal periods (``program.goals.periods``: month, quarter, half,
-year) and contest periods (``program.debriefs.contest``: month, quarter), and whole-day filters.
+"""Calendar periods in the viewer's timezone: goal periods (``program.periods``: month, quarter, half,
+year) and contest periods (``program.insight.contest``: month, quarter), and whole-day filters.
 
 For any instant and zone the period containing it (by its local date) has UTC bounds that contain it; the
 bounds are the first instants of the period's first local day and of the next period's, so consecutive
@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from program.debriefs import contest
-from program.debriefs.insight import day_bounds
-from program.goals.models import PeriodType
-from program.goals.periods import Period, local_bounds, local_today, periods_between
-from tests.properties.strategies import local, start_of_day, zoned_days, zoned_instants
+from program.insight import contest
+from program.insight.days import day_bounds
+from program.periods import Period, PeriodType, local_bounds, local_today, periods_between
+from tests.factories.strategies import local, start_of_day, zoned_days, zoned_instants
 
 FIRST_MONTHS = {
     PeriodType.MONTH: set(range(1, 13)),
@@ -91,8 +90,12 @@ def test_contest_periods_contain_the_instant_and_tile_the_timeline(case, kind):
     assert Period.containing(goal_type, local_today(instant, tz)).bounds(tz) == (start, end)
 
 
-@given(case=zoned_days(), length=st.integers(min_value=0, max_value=60), probe=st.integers(min_value=-2, max_value=62),
-       at=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=25, minutes=59)))
+@given(
+    case=zoned_days(),
+    length=st.integers(min_value=0, max_value=60),
+    probe=st.integers(min_value=-2, max_value=62),
+    at=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=25, minutes=59)),
+)
 def test_day_filters_hold_exactly_the_instants_on_those_local_days(case, length, probe, at):
     """The learnings filter "from day A to day B" (both included) holds an instant iff its local date is
     between A and B."""
@@ -103,4 +106,3 @@ def test_day_filters_hold_exactly_the_instants_on_those_local_days(case, length,
     instant = start_of_day(first + timedelta(days=probe), tz) + at
     inside = first <= local(instant, tz).date() <= last
     assert (start <= instant < end) == inside
-

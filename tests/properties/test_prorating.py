@@ -1,4 +1,4 @@
-"""Pro-rated goal targets (``program.goals.periods``) and the status rule (``program.goals.progress.classify``).
+"""Pro-rated goal targets (``program.periods``) and the status rule (``program.goals.progress.classify``).
 
 A person owes, per goal period, ``target × days present in the period ÷ days of the period``; they are absent
 before the day they joined and on every day of a leave (both ends included). The owed amount is additive over
@@ -15,17 +15,17 @@ from math import floor
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from program.goals.models import PeriodType
-from program.goals.periods import (
+from program.goals.status import Status, classify
+from program.periods import (
     Period,
+    PeriodType,
     available_days,
     expected_target,
     periods_between,
     round_half_up,
     unavailable_spans,
 )
-from program.goals.progress import Status, classify
-from tests.properties.strategies import edge_days
+from tests.factories.strategies import edge_days
 
 types = st.sampled_from(list(PeriodType))
 targets = st.integers(min_value=0, max_value=40)
@@ -59,8 +59,14 @@ def cases(draw):
 
 @given(case=cases())
 @example(case=(Period.of("month", 2028, 2), date(2028, 2, 15), [(date(2028, 2, 20), date(2028, 2, 29))], 3))
-@example(case=(Period.of("quarter", 2026, 4), None, [(date(2026, 9, 1), date(2026, 10, 1)),
-                                                     (date(2026, 10, 2), date(2026, 10, 2))], 5))
+@example(
+    case=(
+        Period.of("quarter", 2026, 4),
+        None,
+        [(date(2026, 9, 1), date(2026, 10, 1)), (date(2026, 10, 2), date(2026, 10, 2))],
+        5,
+    )
+)
 def test_available_days_count_the_days_present(case):
     period, joined, leaves, _ = case
     away = unavailable_spans(joined, leaves)
@@ -84,21 +90,33 @@ def test_one_periods_target_is_its_share_of_the_days_present(case):
     assert 0 <= whole <= target
 
 
-@given(case=cases(), later=st.integers(min_value=0, max_value=120), extra=st.tuples(
-    st.integers(min_value=-30, max_value=120), st.integers(min_value=0, max_value=40)))
+@given(
+    case=cases(),
+    later=st.integers(min_value=0, max_value=120),
+    extra=st.tuples(st.integers(min_value=-30, max_value=120), st.integers(min_value=0, max_value=40)),
+)
 def test_fewer_days_present_never_owe_more(case, later, extra):
     period, joined, leaves, target = case
     before = expected_target(target, period.type, period.start, period.end, unavailable_spans(joined, leaves))
     joined_later = (joined or period.start - timedelta(days=1)) + timedelta(days=later)
-    more_leave = [*leaves, (period.start + timedelta(days=extra[0]), period.start + timedelta(days=extra[0] + extra[1]))]
+    more_leave = [
+        *leaves,
+        (period.start + timedelta(days=extra[0]), period.start + timedelta(days=extra[0] + extra[1])),
+    ]
     for fewer in (unavailable_spans(joined_later, leaves), unavailable_spans(joined, more_leave)):
         after = expected_target(target, period.type, period.start, period.end, fewer)
         assert after <= before
         assert round_half_up(after) <= round_half_up(before)
 
 
-@given(case=cases(), cuts=st.tuples(st.integers(min_value=-40, max_value=400), st.integers(min_value=-40, max_value=400),
-                                     st.integers(min_value=-40, max_value=400)))
+@given(
+    case=cases(),
+    cuts=st.tuples(
+        st.integers(min_value=-40, max_value=400),
+        st.integers(min_value=-40, max_value=400),
+        st.integers(min_value=-40, max_value=400),
+    ),
+)
 def test_what_is_owed_adds_up_over_adjacent_stretches(case, cuts):
     """Owed over [a, b) plus owed over [b, c) is owed over [a, c), across period boundaries too; and a
     monthly goal asked over a quarter is three months' worth."""

@@ -22,7 +22,7 @@ from program.filters import localtime
 from program.mail.models import OutboxMessage
 from program.shadow import services as shadow
 from program.shadow.models import PairingStatus
-from tests.properties.strategies import DB_SETTINGS, any_instant, edge_instants, local, rolled_back, start_of_day, zones
+from tests.factories.strategies import DB_SETTINGS, any_instant, edge_instants, local, rolled_back, start_of_day, zones
 
 WEEK = timedelta(days=7)
 
@@ -53,13 +53,18 @@ def zoned_now(draw) -> tuple[str, str, datetime]:
 
 
 @DB_SETTINGS
-@given(case=zoned_now(), answer_after=st.one_of(
-    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=8)),
-    st.sampled_from([WEEK - timedelta(microseconds=1), WEEK, WEEK - timedelta(hours=1), WEEK + timedelta(hours=1)]),
-))
+@given(
+    case=zoned_now(),
+    answer_after=st.one_of(
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=8)),
+        st.sampled_from([WEEK - timedelta(microseconds=1), WEEK, WEEK - timedelta(hours=1), WEEK + timedelta(hours=1)]),
+    ),
+)
 @example(case=("Europe/London", "America/New_York", datetime(2026, 11, 24, 2, 30, tzinfo=UTC)), answer_after=WEEK)
-@example(case=("Europe/London", "Pacific/Chatham", datetime(2026, 11, 23, 12, 0, tzinfo=UTC)),
-         answer_after=WEEK - timedelta(microseconds=1))
+@example(
+    case=("Europe/London", "Pacific/Chatham", datetime(2026, 11, 23, 12, 0, tzinfo=UTC)),
+    answer_after=WEEK - timedelta(microseconds=1),
+)
 def test_a_proposal_is_open_for_exactly_seven_days(make, case, answer_after):
     sales_tz, marketing_tz, now = case
     with rolled_back():
@@ -157,11 +162,20 @@ def test_shadow_days_are_whole_local_working_days_after_today(make, case, offset
 
 
 def _assert_all_day_invite_on(activity, day: date, now: datetime) -> None:
-    from program.calendar.ics import Attendee, invite_ics
+    from program.activities.ics import Attendee, invite_ics
     from tests.conftest import parse_ics
 
     visitor = activity.participations[0].user
-    event = parse_ics(invite_ics(activity, Attendee(visitor.email, visitor.name), method="REQUEST", now=now,
-                                 summary="Shadow day", description="", url="")).vevent
+    event = parse_ics(
+        invite_ics(
+            activity,
+            Attendee(visitor.email, visitor.name),
+            method="REQUEST",
+            now=now,
+            summary="Shadow day",
+            description="",
+            url="",
+        )
+    ).vevent
     assert event.dtstart.value == day and not isinstance(event.dtstart.value, datetime)
     assert event.dtend.value == day + timedelta(days=1)

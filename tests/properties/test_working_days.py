@@ -1,4 +1,4 @@
-"""Debrief due dates (``program.debriefs.services``): N working days — or N days — after the activity's last
+"""Debrief due dates (``program.debriefs.due_dates``): N working days — or N days — after the activity's last
 local day, due at the end of that day in the writer's timezone.
 
 "The end of the day" is the last second before the next local day starts; on an ordinary day that is
@@ -13,9 +13,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from program.activities.models import Activity
-from program.debriefs import services as ds
+from program.debriefs import due_dates
 from program.errors import ValidationFailed
-from tests.properties.strategies import (
+from tests.factories.strategies import (
     DB_SETTINGS,
     any_day,
     any_instant,
@@ -45,7 +45,7 @@ def days(draw) -> date:
 
 @given(day=days(), n=st.integers(min_value=0, max_value=40))
 def test_n_working_days_later_is_the_first_day_reaching_n(day, n):
-    due = ds.add_working_days(day, n)
+    due = due_dates.add_working_days(day, n)
     assert weekdays_after(day, due) == n
     if n == 0:
         assert due == day
@@ -59,13 +59,13 @@ def test_n_working_days_later_is_the_first_day_reaching_n(day, n):
 @given(day=days(), n=st.integers(min_value=0, max_value=20), m=st.integers(min_value=0, max_value=20))
 def test_working_days_add_up(day, n, m):
     """n then m working days is n + m working days, from any day (a weekend start counts from Monday)."""
-    assert ds.add_working_days(ds.add_working_days(day, n), m) == ds.add_working_days(day, n + m)
+    assert due_dates.add_working_days(due_dates.add_working_days(day, n), m) == due_dates.add_working_days(day, n + m)
 
 
 @given(rules=st.dictionaries(st.sampled_from(KINDS), RULES))
 def test_due_rules_read_back_what_was_written(rules):
     text = ",".join(f"{kind}={n} {unit}" for kind, (unit, n) in rules.items())
-    assert ds.parse_due_rules(text) == {**ds.DUE_RULES, **rules}
+    assert due_dates.parse_due_rules(text) == {**due_dates.DUE_RULES, **rules}
 
 
 @st.composite
@@ -99,7 +99,7 @@ SANTIAGO_AUTUMN = datetime(2026, 4, 5, 3, 0, tzinfo=UTC)  # 24:00 on Sat 4 Apr: 
 def test_due_at_the_end_of_the_writers_nth_day(case):
     activity_tz, writer, end, (unit, n), marked = case
     activity = Activity(kind="ride_along", timezone=activity_tz, ends_at=end)
-    due = ds.due_at_for(activity, {"ride_along": (unit, n)}, marked_at=marked, tz=writer)
+    due = due_dates.due_at_for(activity, {"ride_along": (unit, n)}, marked_at=marked, tz=writer)
     zone = writer or activity_tz
     base = end - timedelta(microseconds=1)  # the activity's last moment (an all-day one ends at midnight)
     if marked is not None:
@@ -125,8 +125,8 @@ def test_a_later_correction_never_brings_the_due_date_forward(case, later):
     activity_tz, writer, end, rule, marked = case
     activity = Activity(kind="ride_along", timezone=activity_tz, ends_at=end)
     rules = {"ride_along": rule}
-    first = ds.due_at_for(activity, rules, marked_at=marked, tz=writer)
-    again = ds.due_at_for(activity, rules, marked_at=(marked or end) + later, tz=writer)
+    first = due_dates.due_at_for(activity, rules, marked_at=marked, tz=writer)
+    again = due_dates.due_at_for(activity, rules, marked_at=(marked or end) + later, tz=writer)
     assert again >= first
 
 
@@ -141,10 +141,20 @@ def test_a_later_correction_never_brings_the_due_date_forward(case, later):
     hour=st.integers(min_value=0, max_value=22),
     marked_after=st.timedeltas(min_value=timedelta(minutes=5), max_value=timedelta(days=9)),
 )
-@example(host_tz="America/New_York", writer_tz="Australia/Sydney", day=date(2026, 10, 2), hour=20,
-         marked_after=timedelta(hours=2))
-@example(host_tz="Europe/London", writer_tz="Europe/London", day=date(2027, 3, 26), hour=16,
-         marked_after=timedelta(minutes=5))
+@example(
+    host_tz="America/New_York",
+    writer_tz="Australia/Sydney",
+    day=date(2026, 10, 2),
+    hour=20,
+    marked_after=timedelta(hours=2),
+)
+@example(
+    host_tz="Europe/London",
+    writer_tz="Europe/London",
+    day=date(2027, 3, 26),
+    hour=16,
+    marked_after=timedelta(minutes=5),
+)
 def test_attendance_owes_a_debrief_two_working_days_later_in_the_writers_zone(
     make, host_tz, writer_tz, day, hour, marked_after
 ):
@@ -158,9 +168,20 @@ def test_attendance_owes_a_debrief_two_working_days_later_in_the_writers_zone(
     with rolled_back(mail=False):
         host = make.user(role="staff", department="Sales", timezone=host_tz)
         rider = make.marketer(timezone=writer_tz)
-        data = CallData(host_id=host.id, account_name="Acme Ltd", segment="Enterprise", funnel_stage="Opportunity",
-                        call_type="demo", day=day, start=time(hour), end=time(hour + 1), timezone=host_tz,
-                        location="1 Market Street", seats=2, cutoff_hours=12)
+        data = CallData(
+            host_id=host.id,
+            account_name="Acme Ltd",
+            segment="Enterprise",
+            funnel_stage="Opportunity",
+            call_type="demo",
+            day=day,
+            start=time(hour),
+            end=time(hour + 1),
+            timezone=host_tz,
+            location="1 Market Street",
+            seats=2,
+            cutoff_hours=12,
+        )
         created = datetime.combine(day, time(0), UTC) - timedelta(days=5)
         try:
             ride = offer_call(host, data, created)
@@ -176,4 +197,3 @@ def test_attendance_owes_a_debrief_two_working_days_later_in_the_writers_zone(
         assert task.due_at > marked
         assert due_day.weekday() < 5 and weekdays_after(base_day, due_day) == 2
         assert task.due_at + ONE_SECOND == start_of_day(due_day + timedelta(days=1), writer_tz)
-

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from program.notify.digest import register_digest_cli, send_digests
+from program.goals.digest import send_digests
 from tests.conftest import body_text
-from tests.reports.helpers import company
+from tests.factories.reports import company
 
 
 def test_each_manager_gets_one_digest_a_week(make, now, app, mail):
@@ -14,8 +14,7 @@ def test_each_manager_gets_one_digest_a_week(make, now, app, mail):
     lonely = make.user(role="leader", email="lonely@example.com")
     make.user(manager=lonely, active=False)  # only inactive reports: not a manager any more
 
-    register_digest_cli(app)
-    runner = app.test_cli_runner()
+    runner = app.test_cli_runner()  # ``flask send-digests``, added by goals.init_app
     result = runner.invoke(args=["send-digests"])
     assert result.exit_code == 0, result.output
     assert "manager digests sent: 1" in result.output  # Lee; not Lonely
@@ -41,7 +40,9 @@ def test_the_week_covers_the_last_seven_local_days(make, now, mail, app):
 
     c = company(make, now)
     yesterday = now - timedelta(days=1)
-    task = make.attended_task(rider=c.bob, ride=make.ride_along(host=c.rep, starts_in=timedelta(days=-2)), now=yesterday)
+    task = make.attended_task(
+        rider=c.bob, ride=make.ride_along(host=c.rep, starts_in=timedelta(days=-2)), now=yesterday
+    )
     make.submit_debrief(task, at=yesterday)
     make.submit_debrief(make.attended_task(rider=c.ann), at=now)  # today: next week's digest
     assert send_digests(now) == 1

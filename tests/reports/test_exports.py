@@ -12,10 +12,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from program.extensions import db
-from program.reports import jobs
+from program.reports import jobs, worker
 from program.reports.models import ExportAudit, ExportJob, JobState
 from program.reports.services import ReportFilters
-from tests.reports.helpers import FORMULA_NAME, company
+from tests.factories.reports import FORMULA_NAME, company
 
 
 @pytest.fixture
@@ -65,7 +65,12 @@ def test_xlsx_export_reads_back(make, login, now, exports):
     header = values[header_at]
     rows = {row[1]: dict(zip(header, row, strict=False)) for row in values[header_at + 1 :]}
     ann = rows["ann@example.com"]
-    assert (ann["Ride-along booked"], ann["Ride-along attended"], ann["% achieved"], ann["Status"]) == (4, 2, 50, "On track")
+    assert (ann["Ride-along booked"], ann["Ride-along attended"], ann["% achieved"], ann["Status"]) == (
+        4,
+        2,
+        50,
+        "On track",
+    )
     assert values[-1][0] == "Total" and values[-2][0] == "Subtotal: Marketing"
     # A formula-looking name is stored as text, never as a formula.
     eve = next(row for row in ws.iter_rows() if row[1].value == "eve@example.com")
@@ -128,7 +133,6 @@ def test_the_cli_worker_runs_queued_jobs_and_takes_over_abandoned_ones(make, now
     busy.state, busy.worker, busy.heartbeat_at = "running", "live-host:2", now - timedelta(seconds=5)
     db.session.commit()
 
-    jobs.register_export_cli(app)
     result = app.test_cli_runner().invoke(args=["run-export-jobs"])
     assert result.exit_code == 0, result.output
     assert "export jobs run: 2" in result.output
@@ -143,16 +147,16 @@ def test_only_one_worker_claims_a_job(make, now, exports):
     c = company(make, now)
     job = jobs.create_job(c.hr, "csv", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
-    assert jobs.claim(job.id, "a", now) is True
-    assert jobs.claim(job.id, "b", now) is False
-    assert jobs.run_job(job.id, "c") is False  # running with a fresh heartbeat: not ours to take
+    assert worker.claim(job.id, "a", now) is True
+    assert worker.claim(job.id, "b", now) is False
+    assert worker.run_job(job.id, "c") is False  # running with a fresh heartbeat: not ours to take
 
 
 def test_a_csv_job_and_a_failing_job(make, now, exports, monkeypatch):
     c = company(make, now)
     ok = jobs.create_job(c.hr, "csv", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
-    assert jobs.run_job(ok.id)
+    assert worker.run_job(ok.id)
     db.session.expire_all()
     text = Path(db.session.get(ExportJob, ok.id).file_path).read_text(encoding="utf-8-sig")
     assert "'" + FORMULA_NAME.replace('"', '""') in text
@@ -163,7 +167,7 @@ def test_a_csv_job_and_a_failing_job(make, now, exports, monkeypatch):
     monkeypatch.setattr("program.reports.exporters.render_pdf", broken)
     bad = jobs.create_job(c.hr, "pdf", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
-    assert jobs.run_job(bad.id) is False
+    assert worker.run_job(bad.id) is False
     db.session.expire_all()
     bad = db.session.get(ExportJob, bad.id)
     assert bad.state == "failed" and "printer is on fire" in bad.error
@@ -223,8 +227,8 @@ def test_pdf_progress_follows_the_layout(make, now, exports):
     c = company(make, now)
     job = jobs.create_job(c.hr, "pdf", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
-    assert jobs.claim(job.id, "w", now)
-    step = jobs.pdf_progress(job.id, "w", rows=270)  # about 11 pages
+    assert worker.claim(job.id, "w", now)
+    step = worker.pdf_progress(job.id, "w", rows=270)  # about 11 pages
     step("Step 3 - Applying CSS")  # not a step it reports
     step("Step 5 - Creating layout - Page 6")
     db.session.expire_all()

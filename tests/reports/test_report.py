@@ -10,7 +10,7 @@ import pytest
 from program.extensions import db
 from program.reports.models import ExportAudit
 from program.reports.services import ReportFilters, build_report
-from tests.reports.helpers import FORMULA_NAME, company
+from tests.factories.reports import FORMULA_NAME, company
 
 TZ = "Europe/London"
 
@@ -80,8 +80,9 @@ def test_another_period(make, now):
 
 
 def test_filters_from_request_arguments_are_validated(app, now):
-    f = ReportFilters.from_args({"period": "2026-13", "department": "x", "role": "god", "status": "meh",
-                                 "team": "12"}, now.date())
+    f = ReportFilters.from_args(
+        {"period": "2026-13", "department": "x", "role": "god", "status": "meh", "team": "12"}, now.date()
+    )
     assert (f.period, f.department_id, f.role, f.status, f.team_id) == ("2026-11", None, "", "", 12)
     assert ReportFilters.from_args(f.args(), now.date()) == f
 
@@ -157,7 +158,13 @@ def test_csv_neutralises_formulas(make, login, now):
     rows = read_csv(login(c.hr).get(f"/reports/participation.csv?department={c.marketing.id}"))
     names = {r[1]: r[0] for r in rows[1:]}
     assert names["eve@example.com"] == "'" + FORMULA_NAME
-    assert [names[f"odd{n}@example.com"] for n in range(5)] == ["'+1 555 0100", "'-minus", "'@at", "'\tTabbed", "'\rReturn"]
+    assert [names[f"odd{n}@example.com"] for n in range(5)] == [
+        "'+1 555 0100",
+        "'-minus",
+        "'@at",
+        "'\tTabbed",
+        "'\rReturn",
+    ]
     assert names["ann@example.com"] == "Ann Archer"  # ordinary text is untouched
     # Numbers stay numbers (a negative number would be neutralised only if it were text).
     assert all(not r[5].startswith("'") for r in rows[1:])

@@ -15,10 +15,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from program.extensions import db
-from program.goals.services import org_summary
-from program.reports import jobs
+from program.goals.dashboards import org_summary
+from program.reports import jobs, worker
 from program.reports.services import ReportFilters, build_report
-from tests.goals.helpers import goal, veteran
+from tests.factories.goals import goal, veteran
 
 TZ = "Europe/London"
 
@@ -110,7 +110,12 @@ def test_csv_and_page_say_n_a_and_point_at_the_goals_period(make, login, now):
     header = rows[0]
     cells = {r[1]: dict(zip(header, r, strict=True)) for r in rows[1:]}
     sam = cells["sam@example.com"]
-    assert (sam["Goal target"], sam["Achieved"], sam["% achieved"], sam["Status"]) == ("n/a", "n/a", "n/a", "n/a (longer period)")
+    assert (sam["Goal target"], sam["Achieved"], sam["% achieved"], sam["Status"]) == (
+        "n/a",
+        "n/a",
+        "n/a",
+        "n/a (longer period)",
+    )
     assert sam["Goals over a longer period"] == "Review meeting: 1 per quarter, judged over Q4 2026"
     assert cells["ann@example.com"]["Goals over a longer period"] == ""
     subtotal = next(r for r in rows if r[0] == "Subtotal: Sales")
@@ -132,8 +137,8 @@ def test_xlsx_and_pdf_say_n_a(make, now, app, tmp_path):
     xlsx = jobs.create_job(hr, "xlsx", filters, TZ, now)
     pdf = jobs.create_job(hr, "pdf", filters, TZ, now)
     db.session.commit()
-    jobs.run_job(xlsx.id, "test")
-    jobs.run_job(pdf.id, "test")
+    worker.run_job(xlsx.id, "test")
+    worker.run_job(pdf.id, "test")
     db.session.expire_all()
 
     ws = load_workbook(db.session.get(type(xlsx), xlsx.id).file_path).active

@@ -9,28 +9,25 @@ from fractions import Fraction
 
 import pytest
 
-from program.reviews import funnel
-from program.reviews.funnel import (
+from program.errors import ValidationFailed
+from program.reviews.funnel import inputs, maths, sensitivity, services
+from program.reviews.funnel.inputs import (
     InputProblems,
     RawStage,
     StageInput,
     check_stages,
-    conversions,
-    funnel_revenue,
-    idea_score,
     parse_deals_csv,
     parse_funnel_csv,
-    plan_teams,
-    revenue_gain,
-    round_cents,
 )
+from program.reviews.funnel.maths import conversions, funnel_revenue, idea_score, revenue_gain, round_cents
+from program.reviews.funnel.teams import plan_teams
 
 # Lead 1000 → MQL 400 → SQL 100 → Opportunity 40 → Won 10; an average deal of 5,000.00.
 ENTERING = [1000, 400, 100, 40, 10]
 AVG_CENTS = 500_000
 
 
-def _gain_cents(entering, avg_cents, index, lift=funnel.ONE_PP) -> int:
+def _gain_cents(entering, avg_cents, index, lift=maths.ONE_PP) -> int:
     return round_cents(revenue_gain(entering[0], conversions(entering), avg_cents, index, lift))
 
 
@@ -109,38 +106,49 @@ def test_money_is_exact_and_rounded_half_up_to_cents():
 
 
 def test_sensitivity_ranks_stages_and_ideas():
-    view = funnel.FunnelView(
-        snapshot_id=1, period_label="Q3", avg_value_cents=AVG_CENTS, team_seed="", updated_at=None,
+    view = services.FunnelView(
+        snapshot_id=1,
+        period_label="Q3",
+        avg_value_cents=AVG_CENTS,
+        team_seed="",
+        updated_at=None,
         stages=tuple(
-            funnel.StageView(i + 1, i, name, n, None, False, None, None, (), i == 4)
+            services.StageView(i + 1, i, name, n, None, False, None, None, (), i == 4)
             for i, (name, n) in enumerate(zip(["Lead", "MQL", "SQL", "Opportunity", "Won"], ENTERING, strict=True))
         ),
     )
 
     def idea(idea_id, stage_id, lift, confidence, effort):
-        return funnel.IdeaView(idea_id, f"idea {idea_id}", stage_id, "", None, "", lift, confidence, effort, 1, "")
+        return services.IdeaView(idea_id, f"idea {idea_id}", stage_id, "", None, "", lift, confidence, effort, 1, "")
 
-    report = funnel.sensitivity(view, [idea(1, 2, 500, 60, "M"), idea(2, 4, 250, 80, "S"), idea(3, 2, 500, 90, "L")])
+    report = sensitivity.sensitivity(
+        view, [idea(1, 2, 500, 60, "M"), idea(2, 4, 250, 80, "S"), idea(3, 2, 500, 90, "L")]
+    )
     assert report.baseline_cents == 5_000_000
     # Ties (MQL and Opportunity both +2,000.00) keep funnel order.
     assert [(s.name, s.gain_cents) for s in report.stages] == [
-        ("MQL", 200_000), ("Opportunity", 200_000), ("Lead", 125_000), ("SQL", 125_000)
+        ("MQL", 200_000),
+        ("Opportunity", 200_000),
+        ("Lead", 125_000),
+        ("SQL", 125_000),
     ]
     # Idea 2 scores 4,000.00; ideas 1 and 3 tie at 3,000.00 on score and revenue, so the older comes first.
     assert [(g.rank, g.idea.id, g.gain_cents, g.score_cents) for g in report.ideas] == [
-        (1, 2, 500_000, 400_000), (2, 1, 1_000_000, 300_000), (3, 3, 1_000_000, 300_000)
+        (1, 2, 500_000, 400_000),
+        (2, 1, 1_000_000, 300_000),
+        (3, 3, 1_000_000, 300_000),
     ]
     assert report.ideas[0].weight == 1 and report.ideas[2].weight == 3
 
 
 def test_formatting_helpers():
-    assert funnel.money(123_456_78) == "123,456.78"
-    assert funnel.money(5) == "0.05"
-    assert funnel.percent(Fraction(1, 3)) == "33.3 %"
-    assert funnel.percent(Fraction(1, 8)) == "12.5 %"
-    assert funnel.percent(None) == "—"
-    assert funnel.points(250) == "+2.5 pp"
-    assert funnel.points(100) == "+1 pp"
+    assert maths.money(123_456_78) == "123,456.78"
+    assert maths.money(5) == "0.05"
+    assert maths.percent(Fraction(1, 3)) == "33.3 %"
+    assert maths.percent(Fraction(1, 8)) == "12.5 %"
+    assert maths.percent(None) == "—"
+    assert maths.points(250) == "+2.5 pp"
+    assert maths.points(100) == "+1 pp"
 
 
 # --- checking stages (form) ----------------------------------------------------------------------
@@ -178,28 +186,47 @@ def test_negative_missing_and_non_numbers_are_named():
 
 def test_too_few_stages_duplicates_and_an_empty_first_stage():
     assert _problems(_rows(("Lead", "100"))) == [
-        (None, None, "Give at least two stages (for example Lead and Won): a conversion needs a stage and the one after it.")
+        (
+            None,
+            None,
+            "Give at least two stages (for example Lead and Won): a conversion needs a stage and the one after it.",
+        )
     ]
-    assert _problems(_rows(("Lead", "100"), ("lead", "50"))) == [(1, "name", "Row 2: the stage “lead” appears twice (also Row 1).")]
-    assert _problems(_rows(("Lead", "0"), ("Won", "0"))) == [(0, "entering", "Row 1: the first stage needs at least one prospect.")]
+    assert _problems(_rows(("Lead", "100"), ("lead", "50"))) == [
+        (1, "name", "Row 2: the stage “lead” appears twice (also Row 1).")
+    ]
+    assert _problems(_rows(("Lead", "0"), ("Won", "0"))) == [
+        (0, "entering", "Row 1: the first stage needs at least one prospect.")
+    ]
 
 
 def test_money_parsing():
-    assert funnel.parse_money("24,000.50") == 2_400_050
-    assert funnel.parse_money("0") == 0
-    for bad, words in (("", "Give the average"), ("-1", "negative"), ("1.005", "two decimals"), ("abc", "not an amount"),
-                       ("NaN", "not an amount")):
-        with pytest.raises(funnel.ValidationFailed, match=words):
-            funnel.parse_money(bad)
+    assert inputs.parse_money("24,000.50") == 2_400_050
+    assert inputs.parse_money("0") == 0
+    for bad, words in (
+        ("", "Give the average"),
+        ("-1", "negative"),
+        ("1.005", "two decimals"),
+        ("abc", "not an amount"),
+        ("NaN", "not an amount"),
+    ):
+        with pytest.raises(ValidationFailed, match=words):
+            inputs.parse_money(bad)
 
 
 def test_lift_parsing():
-    assert funnel.parse_lift("2.5") == 250
-    assert funnel.parse_lift("100") == 10_000
-    for bad, words in (("0", "more than 0"), ("-1", "more than 0"), ("100.01", "more than 100"), ("1.234", "two decimals"),
-                       ("", "Give the expected lift"), ("x", "Give the expected lift")):
-        with pytest.raises(funnel.ValidationFailed, match=words):
-            funnel.parse_lift(bad)
+    assert inputs.parse_lift("2.5") == 250
+    assert inputs.parse_lift("100") == 10_000
+    for bad, words in (
+        ("0", "more than 0"),
+        ("-1", "more than 0"),
+        ("100.01", "more than 100"),
+        ("1.234", "two decimals"),
+        ("", "Give the expected lift"),
+        ("x", "Give the expected lift"),
+    ):
+        with pytest.raises(ValidationFailed, match=words):
+            inputs.parse_lift(bad)
 
 
 # --- CSV files -----------------------------------------------------------------------------------
@@ -212,9 +239,11 @@ def _csv_problems(parse, content, *args) -> list[str]:
 
 
 def test_funnel_csv_reads_a_good_file_and_refuses_ambiguous_numbers():
-    content = "\ufeffStage, Entering\r\nLead,1200\r\nMQL,480\r\n\r\nSQL,\"1,50\"\r\n"
+    content = '\ufeffStage, Entering\r\nLead,1200\r\nMQL,480\r\n\r\nSQL,"1,50"\r\n'
     # "1,50" is not a thousands-separated number: it is refused, not read as 150 or 1.5.
-    assert _csv_problems(parse_funnel_csv, content.replace("\ufeff", "")) == ["Line 5: “1,50” is not a whole number of prospects."]
+    assert _csv_problems(parse_funnel_csv, content.replace("\ufeff", "")) == [
+        "Line 5: “1,50” is not a whole number of prospects."
+    ]
     good = "stage,entering\nLead,1200\nMQL,480\nSQL,150\nOpportunity,60\nWon,15\n"
     assert [s.entering for s in parse_funnel_csv(good)] == [1200, 480, 150, 60, 15]
 
@@ -231,7 +260,9 @@ def test_funnel_csv_errors_name_each_line():
 
 
 def test_funnel_csv_header_and_empty_files():
-    assert _csv_problems(parse_funnel_csv, "") == ["The file is empty. Its first line should be the header: stage, entering."]
+    assert _csv_problems(parse_funnel_csv, "") == [
+        "The file is empty. Its first line should be the header: stage, entering."
+    ]
     assert _csv_problems(parse_funnel_csv, "name,count\nLead,3\n") == [
         "Line 1: the header must name the columns stage, entering (it lacks stage, entering)."
     ]
@@ -245,7 +276,9 @@ def test_deals_csv_good_file_normalises_outcomes():
     content = "deal,segment,outcome,lead_source\nAcme,Enterprise,Won,Webinar\nGlobex,SMB,no decision,Outbound\nInitech,,LOST,\n"
     deals = parse_deals_csv(content)
     assert [(d.name, d.segment, d.outcome, d.lead_source) for d in deals] == [
-        ("Acme", "Enterprise", "won", "Webinar"), ("Globex", "SMB", "no_decision", "Outbound"), ("Initech", "", "lost", "")
+        ("Acme", "Enterprise", "won", "Webinar"),
+        ("Globex", "SMB", "no_decision", "Outbound"),
+        ("Initech", "", "lost", ""),
     ]
 
 
@@ -315,7 +348,9 @@ def test_mixing_as_many_teams_as_the_minority_allows():
     # Three and three: every pair is mixed, whatever the seed.
     people = [(1, "sales"), (2, "sales"), (3, "sales"), (4, "marketing"), (5, "marketing"), (6, "marketing")]
     for seed in ("a", "b", "c", "d"):
-        assert all(c["sales"] == 1 and c["marketing"] == 1 for c in _functions(plan_teams(people, STAGES, seed), people))
+        assert all(
+            c["sales"] == 1 and c["marketing"] == 1 for c in _functions(plan_teams(people, STAGES, seed), people)
+        )
 
 
 def test_people_of_other_functions_fill_in():
@@ -348,8 +383,8 @@ def test_stages_are_dealt_round_robin_and_balanced():
 
 
 def test_fewer_than_two_people_or_no_stages_is_refused():
-    with pytest.raises(funnel.ValidationFailed, match="at least two attendees"):
+    with pytest.raises(ValidationFailed, match="at least two attendees"):
         plan_teams([(1, "sales")], STAGES, "s")
-    with pytest.raises(funnel.ValidationFailed, match="at least two stages"):
+    with pytest.raises(ValidationFailed, match="at least two stages"):
         plan_teams([(1, "sales"), (2, "marketing")], [], "s")
     assert [p.members for p in plan_teams([(1, "sales"), (2, "sales"), (3, "sales")], STAGES, "s")] != []

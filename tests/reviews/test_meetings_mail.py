@@ -12,10 +12,10 @@ from program.activities.models import State
 from program.extensions import db
 from program.jobs import run_all
 from program.mail.models import OutboxMessage
-from program.notify.meeting_mail import rsvp_token
-from program.reviews import services
+from program.reviews import actions, invitations, meetings
+from program.reviews.mail import rsvp_token
 from tests.conftest import body_text, calendar_part, parse_ics
-from tests.reviews.test_meetings import facilitator, place, schedule
+from tests.factories.reviews import facilitator, place, schedule
 
 JOB = "action item reminders"
 
@@ -108,21 +108,28 @@ def test_reschedule_sends_one_update_each_with_a_higher_sequence(make, mail, now
     host = facilitator(make)
     waiting, coming = make.marketer(email="waiting@example.com"), make.marketer(email="coming@example.com")
     activity = schedule(host, people=[waiting, coming])
-    services.rsvp(place(activity, coming), coming, "yes", now)
+    invitations.rsvp(place(activity, coming), coming, "yes", now)
     db.session.commit()
     mail.wait_for("coming@example.com", 2)  # invitation, then the core's confirmation of the yes
     mail.clear()
-    data = services.meeting_data_from(activity)
+    data = meetings.meeting_data_from(activity)
     data.start, data.end = data.start.replace(hour=16), data.end.replace(hour=17)
-    services.update_meeting(host, activity, data, now)
+    meetings.update_meeting(host, activity, data, now)
     db.session.commit()
     # each attendee's SEQUENCE: the meeting's (1 after the move) + their own changes (the yes was one: its
     # confirmation carried 1, so the update must carry 2)
-    for address, partstat, sequence in (("waiting@example.com", "NEEDS-ACTION", 1), ("coming@example.com", "ACCEPTED", 2)):
+    for address, partstat, sequence in (
+        ("waiting@example.com", "NEEDS-ACTION", 1),
+        ("coming@example.com", "ACCEPTED", 2),
+    ):
         (msg,) = mail.wait_for(address)
         assert msg["Subject"].startswith("Updated: Funnel Reality Check")
         cal, event = _vevent(msg)
-        assert (cal.method.value, event.uid.value, int(event.sequence.value)) == ("REQUEST", activity.ical_uid, sequence)
+        assert (cal.method.value, event.uid.value, int(event.sequence.value)) == (
+            "REQUEST",
+            activity.ical_uid,
+            sequence,
+        )
         assert event.dtstart.value.hour == 16
         assert event.attendee.params["PARTSTAT"] == [partstat]
     assert len(mail.to("waiting@example.com")) == len(mail.to("coming@example.com")) == 1
@@ -134,13 +141,13 @@ def test_cancellation_reaches_invited_and_booked_people_as_cancel(make, mail, no
     waiting, coming = make.marketer(email="w2@example.com"), make.marketer(email="c2@example.com")
     declined = make.marketer(email="d2@example.com")
     activity = schedule(host, people=[waiting, coming, declined])
-    services.rsvp(place(activity, coming), coming, "yes", now)
-    services.rsvp(place(activity, declined), declined, "no", now)
+    invitations.rsvp(place(activity, coming), coming, "yes", now)
+    invitations.rsvp(place(activity, declined), declined, "no", now)
     db.session.commit()
     mail.wait_for("c2@example.com", 2)
     mail.wait_for("d2@example.com", 1)
     mail.clear()
-    services.cancel_meeting(host, activity, "Quarter close", now)
+    meetings.cancel_meeting(host, activity, "Quarter close", now)
     db.session.commit()
     for address, sequence in (("w2@example.com", 1), ("c2@example.com", 2)):  # c2's yes raised theirs by one
         msgs = mail.wait_for(address)
@@ -159,7 +166,7 @@ def test_an_invited_person_gets_exactly_one_cancellation(make, mail, now):
     db.session.commit()
     mail.wait_for("once@example.com")
     mail.clear()
-    services.cancel_meeting(host, activity, "", now)
+    meetings.cancel_meeting(host, activity, "", now)
     db.session.commit()
     mail.wait_for("once@example.com")
     assert len(mail.to("once@example.com")) == 1
@@ -169,18 +176,21 @@ def test_an_invited_person_gets_exactly_one_cancellation(make, mail, now):
 
 
 def _reminders_to(address: str) -> list[OutboxMessage]:
-    return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.to == address, OutboxMessage.subject.ilike("%action%"))
-        .order_by(OutboxMessage.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.to == address, OutboxMessage.subject.ilike("%action%"))
+            .order_by(OutboxMessage.id)
+        )
+    )
 
 
 def _meeting_with_action(make, now, due_in_days: int, email: str):
     host = facilitator(make)
     owner = make.marketer(email=email)
     activity = schedule(host, people=[owner])
-    item = services.add_action(
-        activity, host, services.ActionData("Fix the demo form", owner.id, now.date() + timedelta(days=due_in_days)), now
+    item = actions.add_action(
+        activity, host, actions.ActionData("Fix the demo form", owner.id, now.date() + timedelta(days=due_in_days)), now
     )
     db.session.commit()
     return activity, item
@@ -207,9 +217,9 @@ def test_reminder_the_day_before_then_weekly_while_overdue(make, now):
 
 def test_no_reminders_for_closed_actions_or_cancelled_meetings(make, now):
     _a, done = _meeting_with_action(make, now, 1, "done@example.com")
-    services.set_action_status(done, done.owner, "done", now)
+    actions.set_action_status(done, done.owner, "done", now)
     activity, _item = _meeting_with_action(make, now, 1, "cancelled@example.com")
-    services.cancel_meeting(activity.host, activity, "", now)
+    meetings.cancel_meeting(activity.host, activity, "", now)
     db.session.commit()
     assert dict(run_all(now))[JOB] == 0
     assert dict(run_all(now + timedelta(days=3)))[JOB] == 0
@@ -218,7 +228,9 @@ def test_no_reminders_for_closed_actions_or_cancelled_meetings(make, now):
 def test_a_new_due_date_restarts_the_reminders(make, now):
     activity, item = _meeting_with_action(make, now, 1, "moved@example.com")
     assert dict(run_all(now))[JOB] == 1
-    services.update_action(item, activity.host, services.ActionData(item.title, item.owner_id, now.date() + timedelta(days=5)), now)
+    actions.update_action(
+        item, activity.host, actions.ActionData(item.title, item.owner_id, now.date() + timedelta(days=5)), now
+    )
     db.session.commit()
     assert dict(run_all(now + timedelta(days=4)))[JOB] == 1
 
@@ -239,11 +251,11 @@ def test_an_answer_is_not_mistaken_for_a_new_invitation(make, mail, now):
     db.session.commit()
     mail.wait_for("maybe@example.com")
     mail.clear()
-    services.rsvp(place(activity, person), person, "maybe", now)
-    services.rsvp(place(activity, person), person, "no", now)
+    invitations.rsvp(place(activity, person), person, "maybe", now)
+    invitations.rsvp(place(activity, person), person, "no", now)
     db.session.commit()
     assert mail.to("maybe@example.com") == []
-    services.invite_people(activity, activity.host, [person], now)  # the facilitator asks again after a no
+    invitations.invite_people(activity, activity.host, [person], now)  # the facilitator asks again after a no
     db.session.commit()
     (again,) = mail.wait_for("maybe@example.com")
     assert again["Subject"].startswith("Invitation:")

@@ -12,16 +12,21 @@ from sqlalchemy import func, select
 from program.activities.models import Activity, State
 from program.debriefs.models import DebriefTask
 from program.extensions import db
-from program.reviews import routes as review_routes
-from program.reviews import services
+from program.reviews import actions, invitations, lead_definitions
 from program.reviews.models import ActionItem, LeadDefinition
-from tests.reviews.test_meetings import facilitator, place, schedule
+from tests.factories.reviews import facilitator, place, schedule
 
 
 def _form(**over):
     data = {
-        "title": "Q4 funnel check", "format": "funnel_reality_check", "day": "2026-11-26", "start": "14:00",
-        "end": "15:30", "timezone": "Europe/London", "location": "Board room", "video_url": "",
+        "title": "Q4 funnel check",
+        "format": "funnel_reality_check",
+        "day": "2026-11-26",
+        "start": "14:00",
+        "end": "15:30",
+        "timezone": "Europe/London",
+        "location": "Board room",
+        "video_url": "",
         "agenda": "1. Numbers\n2. Ideas",
     }
     data.update(over)
@@ -41,7 +46,13 @@ def world(make):
 # --- permission matrix ---------------------------------------------------------------------------
 
 VIEW = [
-    ("host", 200), ("boss", 200), ("invitee", 200), ("leader", 200), ("hr", 200), ("admin", 200), ("staff", 404),
+    ("host", 200),
+    ("boss", 200),
+    ("invitee", 200),
+    ("leader", 200),
+    ("hr", 200),
+    ("admin", 200),
+    ("staff", 404),
     ("other_marketer", 404),
 ]
 
@@ -189,7 +200,12 @@ def test_attendance_from_the_page_creates_the_debrief_task(login, make, app, wor
     activity, invitee = world["activity"], world["invitee"]
     c = login(world["host"])
     p = place(activity, invitee)
-    assert c.post(f"/meetings/{activity.id}/attendance/{p.id}", data={"outcome": "attended"}, follow_redirects=True).status_code == 200
+    assert (
+        c.post(
+            f"/meetings/{activity.id}/attendance/{p.id}", data={"outcome": "attended"}, follow_redirects=True
+        ).status_code
+        == 200
+    )
     assert place(activity, invitee).state == State.INVITED.value  # not before the start
     app.config["FIXED_NOW"] = activity.starts_at + timedelta(minutes=45)
     page = c.get(f"/meetings/{activity.id}")
@@ -218,13 +234,17 @@ def test_notes_are_kept_by_the_facilitator(login, world):
 def test_add_and_update_actions_through_the_page(login, world, now):
     activity, host, invitee = world["activity"], world["host"], world["invitee"]
     c = login(host)
-    resp = c.post(f"/meetings/{activity.id}/actions",
-                  data={"title": "Fix the demo form", "owner_id": str(invitee.id), "due_date": "2026-12-01"})
+    resp = c.post(
+        f"/meetings/{activity.id}/actions",
+        data={"title": "Fix the demo form", "owner_id": str(invitee.id), "due_date": "2026-12-01"},
+    )
     assert resp.status_code == 302
     item = db.session.scalar(select(ActionItem))
     assert (item.owner_id, item.due_date.isoformat(), item.status) == (invitee.id, "2026-12-01", "open")
-    bad = c.post(f"/meetings/{activity.id}/actions",
-                 data={"title": "Kept title", "owner_id": str(invitee.id), "due_date": "2026-11-01"})
+    bad = c.post(
+        f"/meetings/{activity.id}/actions",
+        data={"title": "Kept title", "owner_id": str(invitee.id), "due_date": "2026-11-01"},
+    )
     assert bad.status_code == 422
     assert b"The due date can&#39;t be in the past." in bad.data and b"Kept title" in bad.data
 
@@ -234,8 +254,10 @@ def test_add_and_update_actions_through_the_page(login, world, now):
     db.session.expire_all()
     assert db.session.get(ActionItem, item.id).status == "done"
 
-    edit = c.post(f"/meetings/{activity.id}/actions/{item.id}/edit",
-                  data={"title": "Fix the demo form (v2)", "owner_id": str(host.id), "due_date": "2026-12-03", "status": "open"})
+    edit = c.post(
+        f"/meetings/{activity.id}/actions/{item.id}/edit",
+        data={"title": "Fix the demo form (v2)", "owner_id": str(host.id), "due_date": "2026-12-03", "status": "open"},
+    )
     assert edit.status_code == 302
     db.session.expire_all()
     item = db.session.get(ActionItem, item.id)
@@ -244,11 +266,16 @@ def test_add_and_update_actions_through_the_page(login, world, now):
 
 def test_actions_are_closed_to_outsiders(login, make, world, now):
     activity = world["activity"]
-    item = services.add_action(activity, world["host"], services.ActionData("Do", world["invitee"].id, now.date()), now)
+    item = actions.add_action(activity, world["host"], actions.ActionData("Do", world["invitee"].id, now.date()), now)
     leader = make.user(role="leader", department="Sales")  # sees the meeting, but neither owns nor facilitates
     c = login(leader)
-    assert c.post(f"/meetings/{activity.id}/actions", data={"title": "x", "owner_id": str(leader.id),
-                                                            "due_date": "2026-12-01"}).status_code == 404
+    assert (
+        c.post(
+            f"/meetings/{activity.id}/actions",
+            data={"title": "x", "owner_id": str(leader.id), "due_date": "2026-12-01"},
+        ).status_code
+        == 404
+    )
     assert c.post(f"/meetings/{activity.id}/actions/{item.id}/status", data={"status": "done"}).status_code == 404
     other = schedule(world["host"], title="Another")
     assert login(world["host"]).get(f"/meetings/{other.id}/actions/{item.id}/edit").status_code == 404  # wrong meeting
@@ -261,9 +288,11 @@ def test_previous_meetings_open_actions_show_on_the_next(login, make, now):
     owner = make.marketer(name="Olive Owner")
     past = schedule(host, starts_in=timedelta(days=-14), people=[owner], title="November check")
     at = past.ends_at + timedelta(hours=1)
-    services.add_action(past, host, services.ActionData("Carry me over", owner.id, at.date() + timedelta(days=3)), at)
-    done = services.add_action(past, host, services.ActionData("Already done", owner.id, at.date() + timedelta(days=3)), at)
-    services.set_action_status(done, owner, "done", now)
+    actions.add_action(past, host, actions.ActionData("Carry me over", owner.id, at.date() + timedelta(days=3)), at)
+    done = actions.add_action(
+        past, host, actions.ActionData("Already done", owner.id, at.date() + timedelta(days=3)), at
+    )
+    actions.set_action_status(done, owner, "done", now)
     nxt = schedule(host, starts_in=timedelta(days=14), people=[owner], title="December check")
     page = login(owner).get(f"/meetings/{nxt.id}").data
     carried = page.split(b'id="carried"')[1]
@@ -283,7 +312,9 @@ def test_lead_definition_recorded_and_signed_through_the_pages(login, make):
     assert b"Record a new version" in page.data
     bad = c.post(f"/meetings/{session.id}/lead-definitions", data={"criteria": "", "effective_date": ""})
     assert bad.status_code == 422 and b"Write down the criteria of a qualified lead." in bad.data
-    c.post(f"/meetings/{session.id}/lead-definitions", data={"criteria": "Demo requested", "effective_date": "2026-11-23"})
+    c.post(
+        f"/meetings/{session.id}/lead-definitions", data={"criteria": "Demo requested", "effective_date": "2026-11-23"}
+    )
     defn = db.session.scalar(select(LeadDefinition))
     assert (defn.version, defn.activity_id) == (1, session.id)
     c.post(f"/meetings/lead-definition/{defn.id}/sign-off", data={"back": str(session.id)})
@@ -297,12 +328,19 @@ def test_lead_definition_recorded_and_signed_through_the_pages(login, make):
 
 def test_lead_definition_refusals(login, make):
     staff = login(make.user(department="Sales"))
-    assert staff.post("/meetings/lead-definition", data={"criteria": "x", "effective_date": "2026-12-01"}).status_code == 404
+    assert (
+        staff.post("/meetings/lead-definition", data={"criteria": "x", "effective_date": "2026-12-01"}).status_code
+        == 404
+    )
     assert db.session.scalar(select(func.count(LeadDefinition.id))) == 0
     frc = schedule(facilitator(make))
-    assert login(frc.host).post(f"/meetings/{frc.id}/lead-definitions",
-                                data={"criteria": "x", "effective_date": "2026-12-01"}).status_code == 404
-    defn = services.record_lead_definition(frc.host, "Criteria", frc.starts_at.date(), frc.starts_at)
+    assert (
+        login(frc.host)
+        .post(f"/meetings/{frc.id}/lead-definitions", data={"criteria": "x", "effective_date": "2026-12-01"})
+        .status_code
+        == 404
+    )
+    defn = lead_definitions.record_lead_definition(frc.host, "Criteria", frc.starts_at.date(), frc.starts_at)
     db.session.commit()
     resp = staff.post(f"/meetings/lead-definition/{defn.id}/sign-off", follow_redirects=True)
     assert b"Only a sales leader or a marketing leader signs off" in resp.data
@@ -313,12 +351,13 @@ def test_lead_definition_refusals(login, make):
 def test_dashboard_tile_shows_the_current_definition(app, make, now):
     sales = make.user(role="leader", department="Sales", name="Sam Sales")
     marketing = make.user(role="leader", department="Marketing", name="Mia Marketing")
-    defn = services.record_lead_definition(sales, "Demo requested; 200+ staff", now.date(), now)
-    services.sign_off_lead_definition(defn, sales, now)
-    services.sign_off_lead_definition(defn, marketing, now)
+    defn = lead_definitions.record_lead_definition(sales, "Demo requested; 200+ staff", now.date(), now)
+    lead_definitions.sign_off_lead_definition(defn, sales, now)
+    lead_definitions.sign_off_lead_definition(defn, marketing, now)
     with app.test_request_context():
-        html = render_template("reviews/_lead_definition_tile.html",
-                               lead_definition=services.current_lead_definition(now.date()))
+        html = render_template(
+            "reviews/_lead_definition_tile.html", lead_definition=lead_definitions.current_lead_definition(now.date())
+        )
         empty = render_template("reviews/_lead_definition_tile.html", lead_definition=None)
     assert "Demo requested; 200+ staff" in html and "Version 1" in html and "Mia Marketing (marketing)" in html
     assert "haven't agreed a definition yet" in empty
@@ -358,7 +397,7 @@ def test_list_query_count_does_not_grow(login, make, now, count_queries):
     def add(n, offset):
         for i in range(n):
             m = schedule(host, starts_in=timedelta(days=offset, hours=i), people=[viewer, make.marketer()])
-            services.rsvp(place(m, viewer), viewer, "yes", now)
+            invitations.rsvp(place(m, viewer), viewer, "yes", now)
 
     add(2, 2)
     c = login(viewer)
@@ -377,16 +416,16 @@ def test_detail_query_count_does_not_grow_with_invitees(login, make, count_queri
     first = [make.marketer() for _ in range(2)]
     activity = schedule(host, people=first)
     for p in first:
-        services.add_action(activity, host, services.ActionData("Do", p.id, now.date()), now)
+        actions.add_action(activity, host, actions.ActionData("Do", p.id, now.date()), now)
     c = login(host)
     db.session.commit()
     c.get(f"/meetings/{activity.id}")  # warm up: both measured requests find the signed-in user cached alike
     with count_queries() as few:
         assert c.get(f"/meetings/{activity.id}").status_code == 200
     more = [make.marketer(team=make.team(f"T{i}", "Marketing")) for i in range(8)]
-    services.invite_people(activity, host, more, now)
+    invitations.invite_people(activity, host, more, now)
     for p in more:
-        services.add_action(activity, host, services.ActionData("Do", p.id, now.date()), now)
+        actions.add_action(activity, host, actions.ActionData("Do", p.id, now.date()), now)
     db.session.commit()
     c.get(f"/meetings/{activity.id}")
     with count_queries() as many:
@@ -394,14 +433,18 @@ def test_detail_query_count_does_not_grow_with_invitees(login, make, count_queri
     assert many.count == few.count
 
 
-def test_panels_from_other_parts_show_on_the_meeting_page(login, world, monkeypatch):
-    monkeypatch.setattr(review_routes, "_PANELS", [])
-    review_routes.register_detail_panel(
-        "reviews/_lead_definition_tile.html", lambda activity, viewer: {"n": 1} if viewer.role == "leader" else None
-    )
-    aid = world["activity"].id
-    assert b"What counts as a qualified lead" in login(world["host"]).get(f"/meetings/{aid}").data
-    assert b"What counts as a qualified lead" not in login(world["invitee"]).get(f"/meetings/{aid}").data
+def test_the_meeting_page_and_its_funnel_pages_link_each_other(login, world):
+    host, aid = world["host"], world["activity"].id  # a Funnel Reality Check
+    playback = schedule(host, fmt="win_loss_playback", people=[world["invitee"]], title="Wins and losses")
+    session = schedule(host, fmt="lead_definition", people=[world["invitee"]], title="Leads")
+    db.session.commit()
+    c = login(host)
+    page = c.get(f"/meetings/{aid}").get_data(as_text=True)
+    assert f'<a href="/meetings/funnel/{aid}">Funnel numbers, mini-teams and ideas</a>' in page
+    assert f'href="/meetings/{aid}">the meeting</a>' in c.get(f"/meetings/funnel/{aid}").get_data(as_text=True)
+    page = c.get(f"/meetings/{playback.id}").get_data(as_text=True)
+    assert f'<a href="/meetings/funnel/{playback.id}/deals">Deals and feedback</a>' in page
+    assert "Funnel work" not in c.get(f"/meetings/{session.id}").get_data(as_text=True)
 
 
 def test_booking_a_meeting_like_a_ride_does_not_open_it(login, make, world):

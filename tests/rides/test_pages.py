@@ -13,9 +13,19 @@ from program.extensions import db
 
 def _form(**over):
     data = {
-        "host_id": "", "account_name": "Globex", "segment": "SMB", "funnel_stage": "SQL", "call_type": "discovery",
-        "day": "2026-11-26", "start": "14:00", "end": "15:00", "timezone": "Europe/London",
-        "location": "", "video_url": "https://meet.example.com/abc", "seats": "3", "cutoff_hours": "12",
+        "host_id": "",
+        "account_name": "Globex",
+        "segment": "SMB",
+        "funnel_stage": "SQL",
+        "call_type": "discovery",
+        "day": "2026-11-26",
+        "start": "14:00",
+        "end": "15:00",
+        "timezone": "Europe/London",
+        "location": "",
+        "video_url": "https://meet.example.com/abc",
+        "seats": "3",
+        "cutoff_hours": "12",
         "briefing": "Camera off.",
     }
     data.update(over)
@@ -114,7 +124,9 @@ def test_browse_query_count_does_not_grow(login, make, now, count_queries):
     with count_queries() as few:
         assert c.get("/ride-alongs/").status_code == 200
     for i in range(12):
-        r = make.ride_along(make.user(department="Sales"), starts_in=timedelta(days=4, hours=i), hide_account=i % 2 == 0)
+        r = make.ride_along(
+            make.user(department="Sales"), starts_in=timedelta(days=4, hours=i), hide_account=i % 2 == 0
+        )
         core.book_seat(r.id, make.marketer(), now)
     db.session.commit()
     with count_queries() as many:
@@ -172,7 +184,9 @@ def test_attendance_page_actions(login, make, now, app):
     p = core.book_seat(ride.id, rider, now - timedelta(days=1))
     db.session.commit()
     app.config["FIXED_NOW"] = now + timedelta(hours=2)
-    assert login(rider).post(f"/activities/{ride.id}/attendance/{p.id}", data={"outcome": "attended"}).status_code == 404
+    assert (
+        login(rider).post(f"/activities/{ride.id}/attendance/{p.id}", data={"outcome": "attended"}).status_code == 404
+    )
     host = login(ride.host)
     assert b"Mark attended" in host.get(f"/ride-alongs/{ride.id}").data
     host.post(f"/activities/{ride.id}/attendance/{p.id}", data={"outcome": "attended"})

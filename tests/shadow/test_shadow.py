@@ -44,7 +44,9 @@ def test_suggestions_follow_the_rules(make, now):
     p = shadow.propose_pairing(s, s, recent, MON, TUE, now - timedelta(days=60))
     shadow.answer_pairing(p, recent, True, "", now - timedelta(days=60))
     hr = make.user(role="hr", department=None)
-    old = shadow.propose_pairing(hr, make.user(role="leader", department="Sales"), busy, MON, TUE, now - timedelta(days=400))
+    old = shadow.propose_pairing(
+        hr, make.user(role="leader", department="Sales"), busy, MON, TUE, now - timedelta(days=400)
+    )
     old.status = "completed"
     names = [u.name for u, _ in shadow.suggest_partners(s, now)]
     assert names == ["Mia Marketing", "Busy Partner"]  # fewest past pairings first
@@ -137,10 +139,16 @@ def test_attended_day_gives_debrief_due_7_days_later_and_follow_ups(make, now, a
     assert task.due_at.astimezone(__import__("zoneinfo").ZoneInfo(m.timezone)).date() == MON + timedelta(days=7)
     kinds = sorted(f.kind for f in db.session.scalars(db.select(FollowUp).where(FollowUp.user_id == m.id)))
     assert kinds == ["encouraged", "reported", "shared"]
-    questions = [q.key for q in make.submit_debrief(task, {"learned": "Sales forecasts weekly.", "surprised": "x",
-                                                              "team_change": "y"}, at=later).template.questions]
+    questions = [
+        q.key
+        for q in make.submit_debrief(
+            task, {"learned": "Sales forecasts weekly.", "surprised": "x", "team_change": "y"}, at=later
+        ).template.questions
+    ]
     assert questions == ["learned", "surprised", "team_change"]
-    core.mark_attendance(pairing.marketing_day.participations[0], m, False, pairing.marketing_day.starts_at + timedelta(hours=9))
+    core.mark_attendance(
+        pairing.marketing_day.participations[0], m, False, pairing.marketing_day.starts_at + timedelta(hours=9)
+    )
     assert pairing.status == "completed"
 
 
@@ -150,7 +158,8 @@ def test_follow_up_rules_and_weekly_nudges(make, now, mail):
     core.mark_attendance(day.participations[0], s, True, day.starts_at + timedelta(hours=10))
     db.session.commit()
     shared, encouraged, reported = sorted(
-        db.session.scalars(db.select(FollowUp).where(FollowUp.user_id == m.id)), key=lambda f: f.kind != "shared")[:3]
+        db.session.scalars(db.select(FollowUp).where(FollowUp.user_id == m.id)), key=lambda f: f.kind != "shared"
+    )[:3]
     at = day.ends_at + timedelta(days=2)
     with pytest.raises(ValidationFailed) as info:
         shadow.update_follow_up(shared, m, "done", None, "", "", at)
@@ -171,8 +180,18 @@ def test_follow_up_rules_and_weekly_nudges(make, now, mail):
     assert dict(run_all(week1 + timedelta(days=7)))["shadow follow-up nudges"] == 1
 
 
-@pytest.mark.parametrize("who,visible", [("sales", True), ("marketing", True), ("sales_boss", True), ("hr", True),
-                                         ("admin", True), ("other_leader", False), ("staff", False)])
+@pytest.mark.parametrize(
+    "who,visible",
+    [
+        ("sales", True),
+        ("marketing", True),
+        ("sales_boss", True),
+        ("hr", True),
+        ("admin", True),
+        ("other_leader", False),
+        ("staff", False),
+    ],
+)
 def test_pairing_and_debrief_visibility(make, login, now, who, visible):
     boss = make.user(role="leader", department="Sales", name="Big Boss")
     pairing, s, m = accepted(make, now)
@@ -180,13 +199,20 @@ def test_pairing_and_debrief_visibility(make, login, now, who, visible):
     day = pairing.marketing_day  # Sam visits marketing; Sam writes this debrief
     core.mark_attendance(day.participations[0], m, True, day.starts_at + timedelta(hours=9))
     task = db.session.scalar(db.select(DebriefTask))
-    make.submit_debrief(task, {"learned": "Marketing plans in sprints.", "surprised": "a", "team_change": "b"},
-                        at=day.ends_at)
+    make.submit_debrief(
+        task, {"learned": "Marketing plans in sprints.", "surprised": "a", "team_change": "b"}, at=day.ends_at
+    )
     m_boss = make.user(role="leader", department="Marketing", name="Mia's Boss")
     m.manager = m_boss
-    viewer = {"sales": s, "marketing": m, "sales_boss": boss, "hr": make.user(role="hr", department=None),
-              "admin": make.user(role="admin", department=None),
-              "other_leader": make.user(role="leader", department="Sales"), "staff": make.marketer()}[who]
+    viewer = {
+        "sales": s,
+        "marketing": m,
+        "sales_boss": boss,
+        "hr": make.user(role="hr", department=None),
+        "admin": make.user(role="admin", department=None),
+        "other_leader": make.user(role="leader", department="Sales"),
+        "staff": make.marketer(),
+    }[who]
     c = login(viewer)
     assert (c.get(f"/shadow-days/{pairing.id}").status_code == 200) is visible
     assert (c.get(f"/debriefs/task/{task.id}").status_code == 200) is visible
@@ -198,11 +224,26 @@ def test_pages_propose_answer_and_list(make, login, now):
     s, m = leaders(make)
     c = login(s)
     assert b"Mia Marketing" in c.get("/shadow-days/").data  # suggested
-    bad = c.post("/shadow-days/new", data={"sales_leader_id": s.id, "marketing_leader_id": m.id,
-                                           "sales_day": "2026-11-28", "marketing_day": "2026-12-01", "note": "Keep me"})
+    bad = c.post(
+        "/shadow-days/new",
+        data={
+            "sales_leader_id": s.id,
+            "marketing_leader_id": m.id,
+            "sales_day": "2026-11-28",
+            "marketing_day": "2026-12-01",
+            "note": "Keep me",
+        },
+    )
     assert bad.status_code == 422 and b"working day" in bad.data and b"Keep me" in bad.data
-    ok = c.post("/shadow-days/new", data={"sales_leader_id": s.id, "marketing_leader_id": m.id,
-                                          "sales_day": "2026-11-30", "marketing_day": "2026-12-01"})
+    ok = c.post(
+        "/shadow-days/new",
+        data={
+            "sales_leader_id": s.id,
+            "marketing_leader_id": m.id,
+            "sales_day": "2026-11-30",
+            "marketing_day": "2026-12-01",
+        },
+    )
     assert ok.status_code == 302
     pairing = db.session.scalar(db.select(ShadowPairing))
     mc = login(m)
@@ -213,10 +254,15 @@ def test_pages_propose_answer_and_list(make, login, now):
     assert pairing.status == "accepted"
     page = mc.get(f"/shadow-days/{pairing.id}")
     assert b"Save agenda" in page.data
-    mc.post(f"/shadow-days/{pairing.id}/days/{pairing.marketing_day_id}/agenda", data={"agenda": "Campaign stand-up at 9"})
+    mc.post(
+        f"/shadow-days/{pairing.id}/days/{pairing.marketing_day_id}/agenda", data={"agenda": "Campaign stand-up at 9"}
+    )
     assert b"Campaign stand-up at 9" in c.get(f"/shadow-days/{pairing.id}").data
     # Only the host writes the agenda.
-    assert c.post(f"/shadow-days/{pairing.id}/days/{pairing.marketing_day_id}/agenda", data={"agenda": "x"}).status_code == 404
+    assert (
+        c.post(f"/shadow-days/{pairing.id}/days/{pairing.marketing_day_id}/agenda", data={"agenda": "x"}).status_code
+        == 404
+    )
     hr = login(make.user(role="hr", department=None))
     assert b"Sam Sales" in hr.get("/shadow-days/?status=accepted&quarter=2026-Q4").data
     assert b"Sam Sales" not in hr.get("/shadow-days/?status=declined").data
@@ -228,7 +274,11 @@ def test_cancel_pairing_cancels_both_days(make, now, mail):
     shadow.cancel_pairing(pairing, m, "Reorg", now)
     db.session.commit()
     assert pairing.status == "cancelled" and all(d.is_cancelled for d in pairing.days)
-    cancels = [msg for msg in mail.wait_for("sam@example.com", 3) if calendar_part(msg) and calendar_part(msg).get_param("method") == "CANCEL"]
+    cancels = [
+        msg
+        for msg in mail.wait_for("sam@example.com", 3)
+        if calendar_part(msg) and calendar_part(msg).get_param("method") == "CANCEL"
+    ]
     assert cancels
 
 

@@ -1,0 +1,1 @@
+"""Mail, the base layer: the outbox table, building messages, sending over SMTP after the outermost commit."""

@@ -1,1 +1,0 @@
-"""Email: composition from templates (HTML + plain text), sending over SMTP after commit, dev outbox."""
