@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The accounts front door: sign-in pages, the people admin, and ``perm`` (the permission predicates) for
-    templates."""
-    from program.accounts import admin_routes, permissions, routes
+    """The accounts front door: sign-in pages, the people admin, ``perm`` (the permission predicates) for
+    templates, and the weekly purge of sign-in records."""
+    from program import jobs
+    from program.accounts import admin_routes, permissions, routes, signin
 
+    jobs.register_job("sign-in records purged (older than a week)", signin.purge_sign_in_records)
     app.register_blueprint(routes.bp)
     app.register_blueprint(admin_routes.bp)
     app.jinja_env.globals["perm"] = permissions

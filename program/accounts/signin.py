@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -257,3 +257,23 @@ def reset_password(raw: str, new_password: str, now: datetime, ip: str = "") -> 
         other.used_at = now
     db.session.add(LoginAttempt(email=token.user.email, ip=(ip or "")[:64], success=True, kind="reset", at=now))
     return token.user
+
+
+SIGN_IN_RECORDS_KEPT = timedelta(days=7)
+
+
+def purge_sign_in_records(now: datetime) -> int:
+    """Scheduled: forget sign-in attempts, reset requests, throttle rows and spent or expired reset links older
+    than a week (throttling looks back at most a day), so these tables don't grow for ever."""
+    horizon = now - SIGN_IN_RECORDS_KEPT
+    purged = 0
+    for statement in (
+        delete(LoginAttempt).where(LoginAttempt.at < horizon),
+        delete(PasswordResetRequest).where(PasswordResetRequest.at < horizon),
+        delete(ThrottleKey).where(ThrottleKey.touched_at < horizon),
+        delete(PasswordResetToken).where(
+            or_(PasswordResetToken.expires_at < horizon, PasswordResetToken.used_at < horizon)
+        ),
+    ):
+        purged += db.session.execute(statement).rowcount or 0
+    return purged

@@ -68,13 +68,15 @@ def remind_debriefs(now: datetime) -> int:
             manager = task.user.manager
             zone = ZoneInfo(tz)
             days_late = max((now.astimezone(zone).date() - task.due_at.astimezone(zone).date()).days, 1)
+            cc = [manager.email] if manager and manager.active else []
             _send(
                 task,
                 "debriefs/overdue",
                 "Overdue debrief",
-                cc=[manager.email] if manager and manager.active else [],
+                cc=cc,
                 weeks=week,
                 days_late=days_late,
+                manager_copied=bool(cc),
             )
         elif stage == "due-day":
             if not claim(f"debrief:{task.id}:due-day", now):

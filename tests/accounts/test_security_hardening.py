@@ -453,3 +453,22 @@ def test_a_copied_cookie_dies_with_its_session(client, make_user, app, now):
     thief = app.test_client()
     thief.set_cookie("tandem_session", cookie, domain="tandem.test")
     assert thief.get("/account/password").status_code == 302
+
+
+def test_sign_in_records_are_purged_after_a_week(app, make, now):
+    from datetime import timedelta
+
+    from program import jobs
+    from program.accounts.models import LoginAttempt, PasswordResetRequest, ThrottleKey
+    from program.extensions import db
+
+    for age in (timedelta(days=8), timedelta(hours=1)):
+        db.session.add(LoginAttempt(email="x@example.com", ip="10.0.0.1", success=False, at=now - age))
+        db.session.add(PasswordResetRequest(email="x@example.com", ip="10.0.0.1", at=now - age))
+        db.session.add(ThrottleKey(scope="address", key=f"x{age.days}@example.com", touched_at=now - age))
+    db.session.commit()
+    results = dict(jobs.run_all(now))
+    assert results["sign-in records purged (older than a week)"] == 3
+    for model in (LoginAttempt, PasswordResetRequest, ThrottleKey):
+        assert db.session.scalar(db.select(db.func.count()).select_from(model)) == 1  # the recent one stays
+    assert dict(jobs.run_all(now))["sign-in records purged (older than a week)"] == 0

@@ -158,3 +158,18 @@ def test_reminders_once_each_stage_with_manager_on_overdue(make, now, mail):
     run_all(due + timedelta(days=15))
     db.session.commit()
     assert len(mail.to("slow@example.com")) == 4  # nothing after submission
+
+
+def test_overdue_mail_says_the_manager_is_copied_only_when_one_is(make, now, mail):
+    from tests.conftest import body_text
+
+    boss = make.user(role="leader", department="Marketing", email="boss2@example.com")
+    with_boss = make.attended_task(make.marketer(manager=boss, email="has.boss@example.com"))
+    alone = make.attended_task(make.marketer(email="no.boss@example.com"))
+    db.session.commit()
+    run_all(max(with_boss.due_at, alone.due_at) + timedelta(days=1))
+    db.session.commit()
+    [copied] = [m for m in mail.wait_for("has.boss@example.com") if m["Subject"].startswith("Overdue")]
+    [not_copied] = [m for m in mail.wait_for("no.boss@example.com") if m["Subject"].startswith("Overdue")]
+    assert "manager is copied" in body_text(copied) and "boss2@example.com" in copied["Cc"]
+    assert "manager is copied" not in body_text(not_copied) and not not_copied["Cc"]
