@@ -151,3 +151,33 @@ def row_of(data: MultiDict, prompt: str) -> int:
         if m and value == prompt:
             return int(m.group(1))
     raise AssertionError(f"no row with prompt {prompt!r}")
+
+
+def shadow_day_task(author, host, *, start, due_at, created_at, title: str = "Shadow day"):
+    """An attended shadow day (built by hand: no pairing) for ``author``, hosted by ``host``, and the debrief
+    task it owes (flushed)."""
+    from datetime import timedelta
+
+    from program.activities.models import Activity, Participation
+    from program.debriefs.models import DebriefTask
+
+    activity = Activity(
+        kind="shadow_day",
+        title=title,
+        host=host,
+        created_by=host,
+        starts_at=start,
+        ends_at=start + timedelta(hours=8),
+        timezone="Europe/London",
+        booking_cutoff_at=start - timedelta(days=1),
+        seats=None,
+    )
+    p = Participation(activity=activity, user=author, state="attended", state_changed_at=start)
+    db.session.add_all([activity, p])
+    db.session.flush()
+    task = DebriefTask(
+        participation=p, user_id=author.id, activity_id=activity.id, due_at=due_at, created_at=created_at
+    )
+    db.session.add(task)
+    db.session.flush()
+    return task

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from program import charts
-from program.activities.models import Activity, Participation
-from program.debriefs.models import Answer, DebriefQuestion, DebriefTask, LearningUseful, Tactic, TacticStatus
+from program.debriefs.models import Answer, DebriefQuestion, LearningUseful, Tactic, TacticStatus
 from program.errors import NotAllowed, ValidationFailed
 from program.extensions import db
 from program.insight import learnings, reason_codes, tactics
 from program.spreadsheet import neutralise
+from tests.factories.debriefs import shadow_day_task
 
 HYPERLINK = '=HYPERLINK("http://evil.example/x","click")'
 
@@ -37,26 +37,14 @@ def shadow_day_learning(make, text: str, *, at, rider=None):
     """A submitted debrief on a shadow day (a kind with no ride-along detail), built by hand."""
     host = make.user(department="Sales")
     rider = rider or make.marketer()
-    start = at - timedelta(days=1)
-    activity = Activity(
-        kind="shadow_day",
+    task = shadow_day_task(
+        rider,
+        host,
+        start=at - timedelta(days=1),
+        due_at=at + timedelta(days=7),
+        created_at=at,
         title="Shadow day with Sales",
-        host=host,
-        created_by=host,
-        starts_at=start,
-        ends_at=start + timedelta(hours=8),
-        timezone="Europe/London",
-        booking_cutoff_at=start - timedelta(days=1),
-        seats=None,
     )
-    p = Participation(activity=activity, user=rider, state="attended", state_changed_at=start)
-    db.session.add_all([activity, p])
-    db.session.flush()
-    task = DebriefTask(
-        participation=p, user_id=rider.id, activity_id=activity.id, due_at=at + timedelta(days=7), created_at=at
-    )
-    db.session.add(task)
-    db.session.flush()
     return make.submit_debrief(
         task, {"learned": text, "surprised": "Many things.", "team_change": "Share more."}, at=at
     )

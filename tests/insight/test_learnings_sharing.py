@@ -17,13 +17,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from program.activities.models import Activity, Participation
 from program.debriefs.defaults import ensure_defaults
-from program.debriefs.models import Debrief, DebriefTask, DebriefTemplate, ReasonCode, Tactic
+from program.debriefs.models import Debrief, DebriefTemplate, ReasonCode, Tactic
 from program.debriefs.services import current_template
 from program.extensions import db
 from tests.conftest import TEST_DATABASE_URL, make_app
-from tests.factories.debriefs import page_form, row_of
+from tests.factories.debriefs import page_form, row_of, shadow_day_task
 
 SHARED_NOTE = "Shared with everyone in the learnings feed"
 LEADERS_NOTE = "Shared in the learnings feed with leaders, HR and admins"
@@ -36,25 +35,14 @@ def shadow_task(make, author, *, now):
     """An attended shadow day for ``author`` (hosted by a marketer) and the debrief task it owes."""
     ensure_defaults(now)
     host = make.marketer(name="Hana Host")
-    start = now - timedelta(days=2)
-    activity = Activity(
-        kind="shadow_day",
+    task = shadow_day_task(
+        author,
+        host,
+        start=now - timedelta(days=2),
+        due_at=now + timedelta(days=5),
+        created_at=now,
         title="Shadow day with Marketing",
-        host=host,
-        created_by=host,
-        starts_at=start,
-        ends_at=start + timedelta(hours=8),
-        timezone="Europe/London",
-        booking_cutoff_at=start - timedelta(days=1),
-        seats=None,
     )
-    p = Participation(activity=activity, user=author, state="attended", state_changed_at=start)
-    db.session.add_all([activity, p])
-    db.session.flush()
-    task = DebriefTask(
-        participation=p, user_id=author.id, activity_id=activity.id, due_at=now + timedelta(days=5), created_at=now
-    )
-    db.session.add(task)
     db.session.commit()
     return task
 
