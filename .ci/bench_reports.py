@@ -67,8 +67,7 @@ def run_size(url: str, export_dir: str, people: int, participations: int) -> dic
             "WTF_CSRF_ENABLED": False,
             "FIXED_NOW": NOW,
             "SERVER_NAME": "bench.test",
-            "EXPORT_DIR": export_dir,
-            "EXPORT_JOBS_MODE": "inline",
+            "JOBS_BACKEND": "inline",
             "EXPORT_HEARTBEAT_SECONDS": 3600,  # a heartbeat is a timed write, not a per-row query: keep it out
         }
     )

@@ -78,7 +78,6 @@ def main() -> int:
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{tmp}/tandem.db",
-            "EXPORT_DIR": f"{tmp}/exports",
             "PORT": str(port),
             "BASE_URL": base,
         }

@@ -20,6 +20,7 @@ from program import (
     home,
     insight,
     jobs,
+    mail,
     reports,
     reviews,
     rides,
@@ -123,7 +124,8 @@ DOMAINS = (accounts, activities, calendar, debriefs, rides, shadow, reviews, ins
 
 
 def register_domains(app: Flask) -> None:
-    jobs.init_app(app)  # the base job engine: `flask send-reminders`; domains add their jobs below
+    jobs.init_app(app)  # the base job engine: runner, `flask worker`, `flask send-reminders`
+    mail.init_app(app)  # the outbox's delivery task and its sweep; domains add their tasks and jobs below
     for domain in DOMAINS:
         domain.init_app(app)
     app.register_blueprint(home.bp)

@@ -64,7 +64,9 @@ class Config:
         self.ORG_NAME = os.environ.get("ORG_NAME", "Example Corp")
         self.DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/London")
         self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-        # Mail: with no MAIL_SERVER, mail goes to the log and the admin outbox page.
+        # Mail: every message is written to the outbox and delivered by a job; with no MAIL_SERVER it is only
+        # logged (the admin Outbox page shows it). A failed delivery is retried MAIL_MAX_ATTEMPTS times in all,
+        # waiting MAIL_RETRY_SECONDS * 3^(attempt-1) between tries (30 s, 90 s, 4.5 min, … by default).
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
@@ -72,6 +74,23 @@ class Config:
         self.MAIL_USE_TLS = _bool("MAIL_USE_TLS")
         self.MAIL_USE_SSL = _bool("MAIL_USE_SSL")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Tandem <tandem@example.com>")
+        self.MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+        self.MAIL_RETRY_SECONDS = int(os.environ.get("MAIL_RETRY_SECONDS", "30"))
+        self.MAIL_TIMEOUT_SECONDS = int(os.environ.get("MAIL_TIMEOUT_SECONDS", "20"))
+        # The job engine: "auto" = procrastinate on PostgreSQL (run `flask worker`), in-process threads on
+        # SQLite; or "procrastinate", "thread", "inline". Schedules are cron expressions (UTC; a sixth field
+        # is seconds).
+        self.JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "auto")
+        self.JOBS_SWEEP_CRON = os.environ.get("JOBS_SWEEP_CRON", "* * * * *")
+        self.JOBS_REMINDERS_CRON = os.environ.get("JOBS_REMINDERS_CRON", "*/5 * * * *")
+        self.JOBS_HOURLY_CRON = os.environ.get("JOBS_HOURLY_CRON", "17 * * * *")
+        self.JOBS_WEEKLY_CRON = os.environ.get("JOBS_WEEKLY_CRON", "0 7 * * 1")
+        self.JOBS_WORKER_CONCURRENCY = int(os.environ.get("JOBS_WORKER_CONCURRENCY", "4"))
+        self.JOBS_EXPORT_CONCURRENCY = int(os.environ.get("JOBS_EXPORT_CONCURRENCY", "1"))
+        # A worker silent this long is taken for dead; its jobs go back to the queue.
+        self.JOBS_STALLED_SECONDS = int(os.environ.get("JOBS_STALLED_SECONDS", "60"))
+        # Anything committed but not delivered this long after it was due is queued again by the sweep.
+        self.JOBS_SWEEP_GRACE_SECONDS = int(os.environ.get("JOBS_SWEEP_GRACE_SECONDS", "60"))
         # Sessions: short-lived, HttpOnly, SameSite; Secure when the request came over HTTPS
         # (or always, with SESSION_COOKIE_SECURE=1). No "remember me": a session ends after
         # SESSION_HOURS of inactivity and at sign-out, password change or deactivation.
@@ -103,9 +122,7 @@ class Config:
         self.DEBRIEF_DUE = os.environ.get(
             "DEBRIEF_DUE", "ride_along=2 working_days,shadow_day=7 days,review_meeting=2 working_days"
         )
-        # Exports: where finished files go, how jobs run (thread | inline | queue), how long files are kept.
-        self.EXPORT_DIR = os.environ.get("EXPORT_DIR", os.path.abspath("instance/exports"))
-        self.EXPORT_JOBS_MODE = os.environ.get("EXPORT_JOBS_MODE", "thread")
+        # Exports: finished files are stored in the database (any host can serve them) for EXPORT_KEEP_HOURS.
         self.EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
         self.EXPORT_STALE_SECONDS = int(os.environ.get("EXPORT_STALE_SECONDS", "120"))
         self.EXPORT_HEARTBEAT_SECONDS = int(os.environ.get("EXPORT_HEARTBEAT_SECONDS", "10"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
@@ -44,10 +44,26 @@ def dashboard():
 
 @bp.route("/healthz")
 def healthz():
-    """200 when the database answers, 503 when it does not. Says nothing internal."""
+    """200 when the database answers, 503 when it does not; and the state of the queues (the age of the oldest
+    waiting mail and job, failed mail) for monitoring. Says nothing internal beyond counts and ages."""
+    from program.jobs import backend_name
+    from program.mail.delivery import queue_stats
+
     try:
         db.session.execute(text("SELECT 1"))
+        now = utcnow()
+        body = {"status": "ok", "database": "ok", "jobs": backend_name(current_app), **queue_stats(now)}
+        if backend_name(current_app) == "procrastinate":
+            oldest = db.session.execute(
+                text(
+                    "SELECT EXTRACT(EPOCH FROM now() - min(e.at)) FROM procrastinate_jobs j "
+                    "JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred' "
+                    "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())"
+                )
+            ).scalar()
+            body["queue_oldest_job_seconds"] = int(oldest or 0)
+        db.session.rollback()
     except Exception:  # noqa: BLE001 — any failure means "not healthy"
         db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    return jsonify(body), 200

@@ -10,7 +10,7 @@ from importlib import import_module
 
 MODEL_MODULES = (
     "program.mail.models",  # outbox
-    "program.jobs",  # sent_notice
+    "program.jobs.registry",  # sent_notice
     "program.accounts.models",
     "program.activities.models",
     "program.calendar.models",

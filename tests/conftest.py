@@ -101,9 +101,6 @@ class FreshUserClient(FlaskClient):
             g.pop("_login_user", None)
 
 
-_EXPORT_DIR = __import__("tempfile").mkdtemp(prefix="tandem-exports-")
-
-
 def make_app(database_url: str, **extra):
     overrides = {
         "TESTING": True,
@@ -115,7 +112,7 @@ def make_app(database_url: str, **extra):
         "MAIL_SERVER": "",
         "SERVER_NAME": "tandem.test",
         "BASE_URL": "http://tandem.test",
-        "EXPORT_DIR": _EXPORT_DIR,
+        "JOBS_BACKEND": "inline",
     }
     overrides.update(extra)
     app = create_app(overrides)
@@ -237,6 +234,58 @@ def make(app):
     """make.user(...), make.marketer(...), make.department/team(...), make.ride_along(...),
     make.attended_task(...), make.submit_debrief(...) — see tests/factories/."""
     return factory_class()()
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def thread_jobs(app):
+    """The embedded job runner (threads, as `make run` uses) instead of the tests' inline one, without its
+    schedules; ``thread_jobs.drain()`` waits until everything queued has run."""
+    from program.jobs import ThreadRunner
+    from program.jobs.runners import EXTENSION
+
+    saved = app.extensions[EXTENSION]
+    runner = ThreadRunner(app, schedules=False)
+    app.extensions[EXTENSION] = runner
+    try:
+        yield runner
+    finally:
+        runner.drain(timeout=30)
+        runner.stop()
+        app.extensions[EXTENSION] = saved
+
+
+class HeldRunner:
+    """A job runner that runs nothing: it keeps what was deferred in ``items`` (a queue nobody works on)."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+    def start(self) -> None:
+        pass
+
+    def defer(self, items) -> None:
+        self.items.extend(items)
+
+    def tasks(self, name: str) -> list[dict]:
+        return [item.kwargs for item in self.items if item.task == name]
+
+
+@pytest.fixture
+def held_jobs(app):
+    """Deferred tasks are kept, not run: ``held_jobs.items`` (or ``.tasks(name)``) shows what was queued."""
+    from program.jobs.runners import EXTENSION
+
+    saved = app.extensions[EXTENSION]
+    app.extensions[EXTENSION] = runner = HeldRunner()
+    try:
+        yield runner
+    finally:
+        app.extensions[EXTENSION] = saved
 
 
 # --- clients ---------------------------------------------------------------------------------

@@ -13,7 +13,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_healthz_ok(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok", "database": "ok"}
+    assert resp.get_json() == {
+        "status": "ok",
+        "database": "ok",
+        "jobs": "inline",
+        "mail_oldest_queued_seconds": 0,
+        "mail_failed": 0,
+    }
 
 
 def test_healthz_503_when_database_is_down(database_url, _schema, tmp_path):

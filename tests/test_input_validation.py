@@ -776,8 +776,8 @@ def _fuzz(posts: list[Post], clients) -> tuple[list[str], list[str], int]:
         "accounts",
     ],
 )
-def test_hostile_input_never_answers_500(app, make, login, now, group):
-    app.config.update(PROPAGATE_EXCEPTIONS=False, EXPORT_JOBS_MODE="queue")
+def test_hostile_input_never_answers_500(app, make, login, now, group, held_jobs):
+    app.config.update(PROPAGATE_EXCEPTIONS=False)
     w = _world(make, now)
     clients = {who: login(user) for who, user in w["users"].items()}
     clients["anonymous"] = app.test_client()

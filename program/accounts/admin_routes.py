@@ -11,7 +11,8 @@ from program.accounts.forms import DepartmentForm, ImportUploadForm, PersonForm,
 from program.accounts.models import ROLE_CHOICES, PeopleImport, Role, User
 from program.extensions import db
 from program.formutil import options
-from program.mail.models import OutboxMessage
+from program.mail.delivery import resend
+from program.mail.models import MailStatus, OutboxMessage
 from program.timeutil import utcnow
 from program.web import ConfirmForm, page_args, roles_required, run_post, save_form
 
@@ -220,9 +221,19 @@ def people_import_sample():
 def outbox():
     page, per_page = page_args()
     to = (request.args.get("to") or "").strip().lower()
-    pagination = services.outbox_page(to, page, per_page)
+    status = request.args.get("status") or ""
+    if status not in {s.value for s in MailStatus}:
+        status = ""
+    pagination = services.outbox_page(to, status, page, per_page)
     return render_template(
-        "admin/outbox.html", pagination=pagination, to=to, smtp=bool(current_app.config["MAIL_SERVER"])
+        "admin/outbox.html",
+        pagination=pagination,
+        to=to,
+        status=status,
+        statuses=list(MailStatus),
+        counts=services.outbox_counts(),
+        smtp=bool(current_app.config["MAIL_SERVER"]),
+        form=ConfirmForm(),
     )
 
 
@@ -230,4 +241,13 @@ def outbox():
 @roles_required(*ADMIN)
 def outbox_message(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
-    return render_template("admin/outbox_message.html", message=message)
+    return render_template("admin/outbox_message.html", message=message, statuses=MailStatus, form=ConfirmForm())
+
+
+@bp.route("/outbox/<int:message_id>/resend", methods=["POST"])
+@roles_required(*ADMIN)
+def outbox_resend(message_id: int):
+    message = db.get_or_404(OutboxMessage, message_id)
+    if ConfirmForm().validate_on_submit():
+        run_post(lambda: resend(message, utcnow()), f"The message to {message.to} is queued to be sent again.")
+    return redirect(url_for("admin.outbox_message", message_id=message.id))

@@ -114,10 +114,10 @@ def forgot_password():
             db.session.commit()  # release the throttle's locks
             apply_errors(form, exc)
             return render_template("accounts/forgot.html", form=form), 429
-        db.session.commit()
         # Whether the address has an account is found out off the request path (see accounts.mail), so the
         # answer comes as fast for a real account as for an unknown address.
         send_reset_link_later(email, now)
+        db.session.commit()
         flash(
             "If that address belongs to an active account, we have sent a link to reset the password. "
             "Check your inbox.",

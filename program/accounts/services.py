@@ -281,9 +281,18 @@ def teams_page(page: int, per_page: int) -> Pagination:
     )
 
 
-def outbox_page(to: str, page: int, per_page: int) -> Pagination:
-    """The mail Tandem queued, newest first; ``to`` filters on the address (contains, any case)."""
+def outbox_page(to: str, status: str, page: int, per_page: int) -> Pagination:
+    """The mail Tandem queued, newest first; ``to`` filters on the address (contains, any case), ``status`` on
+    the delivery status."""
     stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     if to:
         stmt = stmt.where(func.lower(OutboxMessage.to).like(f"%{to}%"))
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
     return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def outbox_counts() -> dict[str, int]:
+    """How many messages are in each delivery status."""
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: count for status, count in rows}

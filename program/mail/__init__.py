@@ -1,1 +1,3 @@
-"""Mail, the base layer: the outbox table, building messages, sending over SMTP after the outermost commit."""
+from program.mail.delivery import init_app
+
+__all__ = ["init_app"]

@@ -1,37 +1,39 @@
 """Background exports: jobs are database rows, so their state survives a worker restart.
 
 Rules kept here:
-- asking for an export writes the job (queued) and its audit row in one transaction;
+- asking for an export writes the job (queued) and its audit row in one transaction, and the
+  ``reports.export`` task is deferred on the ``exports`` queue when that transaction commits (a worker
+  process in production, never a web worker; the embedded runner's export thread on SQLite);
 - a worker claims a job with one conditional UPDATE (queued, or running with a heartbeat older than
   EXPORT_STALE_SECONDS — a dead worker's job), so two workers never run the same job;
 - while it runs, the worker reports progress and a heartbeat every EXPORT_HEARTBEAT_SECONDS; every
   write is conditional on it still owning the job;
-- the file is written under EXPORT_DIR (default ``instance/exports``) to a temporary name and renamed
-  when complete; it is kept for EXPORT_KEEP_HOURS, then ``flask run-export-jobs`` deletes it;
-- where a job runs is EXPORT_JOBS_MODE: "thread" (a daemon thread started by the request, with its own
-  app context; the default), "inline" (in the request: tests) or "queue" (only the CLI runs jobs).
+- the finished file is stored in the database (``export_file``) in the transaction that marks the job
+  done, so any host can serve it; it is kept for EXPORT_KEEP_HOURS, then the hourly purge deletes it;
+- the sweep queues again a job that waits too long or whose worker stopped beating.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import joinedload
 
 from program.accounts.models import User
 from program.extensions import db
+from program.jobs import defer, defer_after_commit
 from program.reports import exporters
-from program.reports.models import ExportAudit, ExportFormat, ExportJob, JobState
+from program.reports.models import ExportAudit, ExportFile, ExportFormat, ExportJob, JobState
 from program.reports.services import ReportFilters
-from program.reports.worker import export_dir, log, run_job, setting
+from program.reports.worker import run_job, setting
 from program.timeutil import utcnow
+
+EXPORT_TASK = "reports.export"
 
 
 def log_export(
@@ -71,31 +73,8 @@ def create_job(user: User, kind: str, filters: ReportFilters, tz: str, now: date
     db.session.add(job)
     db.session.flush()
     log_export(user, fmt.value, filters, now, job=job, ip=ip)
+    defer_after_commit(EXPORT_TASK, lock=f"export:{job.id}", job_id=job.id)
     return job
-
-
-def start_job(job_id: int) -> threading.Thread | None:
-    """Run a committed job where EXPORT_JOBS_MODE says; returns the thread when one was started."""
-    mode = setting("EXPORT_JOBS_MODE")
-    if mode == "inline":
-        run_job(job_id)
-        return None
-    if mode == "thread":
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        thread = threading.Thread(target=_thread_main, args=(app, job_id), name=f"export-{job_id}", daemon=True)
-        thread.start()
-        return thread
-    return None  # "queue": `flask run-export-jobs` picks it up
-
-
-def _thread_main(app: Flask, job_id: int) -> None:
-    with app.app_context():
-        try:
-            run_job(job_id)
-        except Exception:  # noqa: BLE001 — a background thread has no one else to tell
-            log.exception("export job %s crashed", job_id)
-        finally:
-            db.session.remove()
 
 
 def pending_jobs(now: datetime) -> list[int]:
@@ -115,6 +94,23 @@ def pending_jobs(now: datetime) -> list[int]:
     )
 
 
+def sweep(now: datetime) -> int:
+    """Queue again the jobs nobody is running: queued for longer than the grace time (the deferral was lost),
+    or running with a stale heartbeat (the worker died). A job that is already waiting is not queued twice."""
+    grace = now - timedelta(seconds=int(current_app.config["JOBS_SWEEP_GRACE_SECONDS"]))
+    waiting = [
+        job_id
+        for job_id, created_at, state in db.session.execute(
+            select(ExportJob.id, ExportJob.created_at, ExportJob.state).where(ExportJob.id.in_(pending_jobs(now)))
+        )
+        if state == JobState.RUNNING.value or created_at < grace
+    ]
+    db.session.commit()
+    for job_id in waiting:
+        defer(EXPORT_TASK, lock=f"export:{job_id}", job_id=job_id)
+    return len(waiting)
+
+
 def run_pending(now: datetime) -> int:
     """Run every waiting job (``flask run-export-jobs``); returns how many this process completed."""
     done = 0
@@ -128,34 +124,34 @@ def purge_expired(now: datetime) -> int:
     jobs = db.session.scalars(
         select(ExportJob).where(ExportJob.state == JobState.DONE.value, ExportJob.expires_at <= now)
     ).all()
-    folder = export_dir()
+    if jobs:
+        db.session.execute(delete(ExportFile).where(ExportFile.job_id.in_([job.id for job in jobs])))
     for job in jobs:
-        if job.file_path:
-            path = Path(job.file_path).resolve()
-            if path.is_relative_to(folder):
-                path.unlink(missing_ok=True)
         job.state = JobState.EXPIRED.value
-        job.file_path = ""
         job.message = "Expired"
     db.session.commit()
     return len(jobs)
 
 
-def job_file(job: ExportJob) -> Path | None:
-    """The finished file, if it is still there and inside the export folder."""
-    if job.state != JobState.DONE.value or not job.file_path:
+def has_file(job: ExportJob) -> bool:
+    """Whether the finished file can be downloaded (without loading it)."""
+    if job.state != JobState.DONE.value:
+        return False
+    return db.session.scalar(select(ExportFile.job_id).where(ExportFile.job_id == job.id)) is not None
+
+
+def job_content(job: ExportJob) -> bytes | None:
+    """The finished file, if it is still kept."""
+    if job.state != JobState.DONE.value:
         return None
-    path = Path(job.file_path).resolve()
-    if not path.is_relative_to(export_dir()) or not path.is_file():
-        return None
-    return path
+    return db.session.scalar(select(ExportFile.content).where(ExportFile.job_id == job.id))
 
 
 @click.command("run-export-jobs")
 @with_appcontext
 def run_export_jobs_command() -> None:
-    """Run queued export jobs and take over ones a dead worker left running; delete expired files.
-    Safe from cron every minute: a job is only ever run by one worker."""
+    """Run queued export jobs here and take over ones a dead worker left running; delete expired files.
+    For cron users without `flask worker`; safe every minute: a job is only ever run by one worker."""
     now = utcnow()
     ran = run_pending(now)
     purged = purge_expired(utcnow())

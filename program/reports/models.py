@@ -1,8 +1,8 @@
 """ExportJob (a background export whose state lives in the database) and ExportAudit (every export, logged).
 
-A job moves queued → running → done | failed; a done job's file is kept until ``expires_at`` and then
-deleted (state "expired"). A running job whose ``heartbeat_at`` goes stale was left by a dead worker
-and is taken over by ``flask run-export-jobs``.
+A job moves queued → running → done | failed; a done job's file (ExportFile, in the database, so any host
+can serve it) is kept until ``expires_at`` and then deleted (state "expired"). A running job whose
+``heartbeat_at`` goes stale was left by a dead worker and is queued again by the sweep.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from program.accounts.models import User
@@ -70,7 +70,6 @@ class ExportJob(db.Model):
     progress: Mapped[int] = mapped_column(default=0)  # 0–100
     message: Mapped[str] = mapped_column(String(200), default="")
     error: Mapped[str] = mapped_column(Text, default="")
-    file_path: Mapped[str] = mapped_column(String(500), default="")
     filename: Mapped[str] = mapped_column(String(200), default="")
     size: Mapped[int | None] = mapped_column()
     rows: Mapped[int | None] = mapped_column()
@@ -100,6 +99,15 @@ class ExportJob(db.Model):
     @property
     def finished(self) -> bool:
         return self.state in (JobState.DONE.value, JobState.FAILED.value, JobState.EXPIRED.value)
+
+
+class ExportFile(db.Model):
+    """A finished export's bytes (bytea on PostgreSQL), kept until the job expires."""
+
+    __tablename__ = "export_file"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("export_job.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ExportAudit(db.Model):

@@ -4,6 +4,8 @@ export audit. HR and admins only; an export is also visible to whoever asked for
 
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     Response,
@@ -111,8 +113,7 @@ def start_export():
     now = utcnow()
     filters = _filters(request.form)
     job = jobs.create_job(current_user, form.format.data, filters, viewer_timezone(), now, ip=client_ip())
-    db.session.commit()
-    jobs.start_job(job.id)
+    db.session.commit()  # the export task is queued when this commits
     return redirect(url_for("reports.export_job", job_id=job.id))
 
 
@@ -133,7 +134,7 @@ def export_job(job_id: int):
             "reports/job.html",
             job=job,
             described=described,
-            available=jobs.job_file(job) is not None,
+            available=jobs.has_file(job),
             states=JobState,
         )
     )
@@ -148,11 +149,11 @@ def export_job(job_id: int):
 @login_required
 def download_export(job_id: int):
     job = _job_or_404(job_id)
-    path = jobs.job_file(job)
-    if path is None:
+    content = jobs.job_content(job)
+    if content is None:
         abort(404)
     mimetype = job.format.mimetype.split(";")[0]  # send_file adds the charset itself for text
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=job.filename)
+    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=job.filename)
 
 
 @bp.route("/exports/audit")

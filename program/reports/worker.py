@@ -1,10 +1,13 @@
-"""One worker running one export job: claiming it (one conditional UPDATE, so only one worker wins), a
-heartbeat from its own thread while the work goes on, progress as it writes, and the file written under a
-temporary name and renamed when complete. Every write is conditional on the worker still owning the job.
+"""One worker running one export job (the ``reports.export`` task, on the ``exports`` queue): claiming it (one
+conditional UPDATE, so only one worker wins), a heartbeat from its own thread while the work goes on, progress
+as it writes, and the finished file stored in the database in the same transaction that marks the job done —
+so any host can serve it, and a worker killed mid-way leaves nothing half-done. Every write is conditional on
+the worker still owning the job.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -12,7 +15,6 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, update
@@ -20,14 +22,13 @@ from sqlalchemy import and_, or_, update
 from program.extensions import db
 from program.periods import local_today
 from program.reports import exporters
-from program.reports.models import ExportFormat, ExportJob, JobState
+from program.reports.models import ExportFile, ExportFormat, ExportJob, JobState
 from program.reports.services import ReportFilters, build_report, describe_filters
 from program.timeutil import to_zone, utcnow
 
 log = logging.getLogger("tandem.exports")
 
 DEFAULTS = {
-    "EXPORT_JOBS_MODE": "thread",
     "EXPORT_KEEP_HOURS": 24,
     "EXPORT_STALE_SECONDS": 120,
     "EXPORT_HEARTBEAT_SECONDS": 10,
@@ -36,12 +37,6 @@ DEFAULTS = {
 
 def setting(name: str):
     return current_app.config.get(name, DEFAULTS.get(name))
-
-
-def export_dir() -> Path:
-    path = Path(current_app.config.get("EXPORT_DIR") or os.path.join(current_app.instance_path, "exports"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path.resolve()
 
 
 def _worker_name() -> str:
@@ -147,6 +142,55 @@ def pdf_progress(job_id: int, worker: str, rows: int):
     return on_step
 
 
+def _content(job_id: int, worker: str, kind: str, report, meta) -> bytes:
+    """The finished file's bytes, reporting progress as it is written."""
+    if kind == ExportFormat.XLSX.value:
+        lines = exporters.lines_of(report.rows)
+
+        def step(percent: int) -> None:
+            _mine(job_id, worker, progress=40 + percent * 55 // 100, heartbeat_at=utcnow())
+
+        out = io.BytesIO()
+        exporters.write_xlsx(out, lines, meta, title="Participation report", progress=step)
+        return out.getvalue()
+    if kind == ExportFormat.PDF.value:
+        org = current_app.config.get("ORG_NAME", "")
+        html = exporters.report_html(report, meta, dict(meta).get("Generated", ""), org)
+        _mine(job_id, worker, progress=50, message="Laying out the PDF", heartbeat_at=utcnow())
+        return exporters.render_pdf(html, pdf_progress(job_id, worker, len(report.rows)))
+    text = io.StringIO()
+    text.write(exporters.BOM + exporters.csv_line(exporters.header()))
+    for line_kind, item in exporters.report_lines(report.rows):
+        text.write(exporters.csv_line(exporters.line_cells(line_kind, item)))
+    return text.getvalue().encode("utf-8")
+
+
+def _store(job_id: int, worker: str, content: bytes, rows: int) -> bool:
+    """Store the file and mark the job done, in one transaction, only while this worker owns the job."""
+    done_at = utcnow()
+    db.session.merge(ExportFile(job_id=job_id, content=content))
+    result = db.session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.worker == worker, ExportJob.state == JobState.RUNNING.value)
+        .values(
+            state=JobState.DONE.value,
+            progress=100,
+            message="Ready",
+            size=len(content),
+            rows=rows,
+            finished_at=done_at,
+            heartbeat_at=done_at,
+            expires_at=done_at + timedelta(hours=float(setting("EXPORT_KEEP_HOURS"))),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # another worker took the job over meanwhile; its file wins
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
+
+
 def run_job(job_id: int, worker: str | None = None) -> bool:
     """Claim and run one job; False when someone else has it (or it is finished)."""
     worker = worker or _worker_name()
@@ -154,7 +198,6 @@ def run_job(job_id: int, worker: str | None = None) -> bool:
         return False
     job = db.session.get(ExportJob, job_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    tmp: Path | None = None
     with Heartbeat(app, job_id, worker, float(setting("EXPORT_HEARTBEAT_SECONDS"))):
         try:
             _mine(job_id, worker, progress=5, message="Collecting the rows", heartbeat_at=utcnow())
@@ -164,50 +207,11 @@ def run_job(job_id: int, worker: str | None = None) -> bool:
             kind = job.kind
             db.session.commit()  # end the read transaction before the long write
             _mine(job_id, worker, progress=40, message="Writing the file", heartbeat_at=utcnow())
-            folder = export_dir()
-            final = folder / f"{job_id}-{secrets.token_hex(8)}.{kind}"
-            tmp = final.with_suffix(f".{kind}.part")
-            if kind == ExportFormat.XLSX.value:
-                lines = exporters.lines_of(report.rows)
-
-                def step(percent: int) -> None:
-                    _mine(job_id, worker, progress=40 + percent * 55 // 100, heartbeat_at=utcnow())
-
-                exporters.write_xlsx(tmp, lines, meta, title="Participation report", progress=step)
-            elif kind == ExportFormat.PDF.value:
-                org = current_app.config.get("ORG_NAME", "")
-                html = exporters.report_html(report, meta, dict(meta).get("Generated", ""), org)
-                _mine(job_id, worker, progress=50, message="Laying out the PDF", heartbeat_at=utcnow())
-                tmp.write_bytes(exporters.render_pdf(html, pdf_progress(job_id, worker, len(report.rows))))
-            else:
-                with tmp.open("w", encoding="utf-8", newline="") as out:
-                    out.write(exporters.BOM + exporters.csv_line(exporters.header()))
-                    for line_kind, item in exporters.report_lines(report.rows):
-                        out.write(exporters.csv_line(exporters.line_cells(line_kind, item)))
-            tmp.replace(final)
-            tmp = None
-            done_at = utcnow()
-            finished = _mine(
-                job_id,
-                worker,
-                state=JobState.DONE.value,
-                progress=100,
-                message="Ready",
-                file_path=str(final),
-                size=final.stat().st_size,
-                rows=len(report.rows),
-                finished_at=done_at,
-                heartbeat_at=done_at,
-                expires_at=done_at + timedelta(hours=float(setting("EXPORT_KEEP_HOURS"))),
-            )
-            if not finished:  # another worker took the job over meanwhile; its file wins
-                final.unlink(missing_ok=True)
-            return finished
+            content = _content(job_id, worker, kind, report, meta)
+            return _store(job_id, worker, content, len(report.rows))
         except Exception as exc:  # noqa: BLE001 — any failure is reported on the job's page
             db.session.rollback()
             log.exception("export job %s failed", job_id)
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
             _mine(
                 job_id,
                 worker,
@@ -217,3 +221,8 @@ def run_job(job_id: int, worker: str | None = None) -> bool:
                 finished_at=utcnow(),
             )
             return False
+
+
+def run_export(job_id: int) -> None:
+    """The ``reports.export`` task."""
+    run_job(job_id)

@@ -137,6 +137,6 @@ def test_wiring_is_explicit_and_building_another_app_changes_nothing(app):
     other = make_app(app.config["SQLALCHEMY_DATABASE_URI"])
     assert debrief_receivers() == 1
     assert jobs.registered_jobs().count("debrief reminders") == 1
-    assert jobs._SCHEDULES["reminders"]["debrief reminders"] is mail.remind_debriefs
+    assert jobs.registry._SCHEDULES["reminders"]["debrief reminders"] is mail.remind_debriefs
     for endpoint in ("debriefs.task", "debrief_admin.codes", "insight.learnings", "insight.index_csv", "contest.draw"):
         assert endpoint in other.view_functions

@@ -115,7 +115,6 @@ def live_server(tmp_path_factory, smtp_sink):
         "BASE_URL": url,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "LOGIN_MAX_FAILURES": "50",
-        "EXPORT_DIR": str(tmp / "exports"),
         "FLASK_DEBUG": "0",
     }
     _flask_cli(env, "db", "upgrade")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -13,16 +12,15 @@ from pypdf import PdfReader
 
 from program.extensions import db
 from program.reports import jobs, worker
-from program.reports.models import ExportAudit, ExportJob, JobState
+from program.reports.models import ExportAudit, ExportFile, ExportJob, JobState
 from program.reports.services import ReportFilters
 from tests.factories.reports import FORMULA_NAME, company
 
 
 @pytest.fixture
-def exports(app, tmp_path):
-    """Exports run inline (in the request) and land in a temporary folder."""
-    app.config.update(EXPORT_DIR=str(tmp_path / "exports"), EXPORT_JOBS_MODE="inline")
-    return tmp_path / "exports"
+def exports(app):
+    """Exports run on the tests' inline job runner: the job is done when the request that asked answers."""
+    return app
 
 
 def fetch(client, url: str) -> tuple[int, bytes, object]:
@@ -97,22 +95,32 @@ def test_pdf_export_reads_back(make, login, now, exports):
     assert f"Page 1 of {len(reader.pages)}" in text
 
 
-def test_a_job_started_in_a_thread_finishes(make, login, now, app, tmp_path):
+def test_a_job_runs_on_the_embedded_runners_export_thread(make, now, thread_jobs):
     c = company(make, now)
-    app.config.update(EXPORT_DIR=str(tmp_path / "exports"), EXPORT_JOBS_MODE="thread")
     job = jobs.create_job(c.hr, "xlsx", ReportFilters(period="2026-11"), "Europe/London", now)
-    db.session.commit()
-    thread = jobs.start_job(job.id)
-    assert thread is not None
-    thread.join(timeout=60)
+    db.session.commit()  # the export task is queued when this commits, and runs in the runner's export thread
+    assert thread_jobs.drain(timeout=60)
     db.session.expire_all()
     job = db.session.get(ExportJob, job.id)
-    assert job.state == "done" and Path(job.file_path).is_file()
+    assert job.state == "done" and job.size == len(jobs.job_content(job)) > 0
 
 
-def test_the_job_page_refreshes_while_running(make, login, now, exports, app):
+def test_asking_for_an_export_queues_its_task_after_the_commit(make, now, held_jobs):
     c = company(make, now)
-    app.config.update(EXPORT_JOBS_MODE="queue")  # nobody runs it: it stays queued
+    db.session.commit()
+    held_jobs.items.clear()  # the company's own mail
+    job = jobs.create_job(c.hr, "pdf", ReportFilters(period="2026-11"), "UTC", now)
+    assert held_jobs.items == []  # not before the commit
+    db.session.commit()
+    assert held_jobs.tasks("reports.export") == [{"job_id": job.id}]
+    assert [i.lock for i in held_jobs.items] == [f"export:{job.id}"]
+    rolled_back = jobs.create_job(c.hr, "pdf", ReportFilters(period="2026-11"), "UTC", now)
+    db.session.rollback()
+    assert len(held_jobs.items) == 1 and rolled_back.id not in [i.kwargs["job_id"] for i in held_jobs.items]
+
+
+def test_the_job_page_refreshes_while_running(make, login, now, held_jobs):
+    c = company(make, now)  # nobody runs the queued job: it stays queued
     client = login(c.hr)
     job = start(client, "pdf", period="2026-11")
     assert job.state == "queued"
@@ -123,7 +131,7 @@ def test_the_job_page_refreshes_while_running(make, login, now, exports, app):
     assert client.get(f"/reports/exports/{job.id}/download").status_code == 404
 
 
-def test_the_cli_worker_runs_queued_jobs_and_takes_over_abandoned_ones(make, now, app, exports):
+def test_the_cli_worker_runs_queued_jobs_and_takes_over_abandoned_ones(make, now, app, held_jobs):
     c = company(make, now)
     f = ReportFilters(period="2026-11")
     queued = jobs.create_job(c.hr, "xlsx", f, "Europe/London", now)
@@ -143,7 +151,23 @@ def test_the_cli_worker_runs_queued_jobs_and_takes_over_abandoned_ones(make, now
     assert db.session.get(ExportJob, busy.id).state == "running"  # its worker is alive: left alone
 
 
-def test_only_one_worker_claims_a_job(make, now, exports):
+def test_the_sweep_queues_again_what_nobody_runs(make, now, app, held_jobs):
+    c = company(make, now)
+    f = ReportFilters(period="2026-11")
+    fresh = jobs.create_job(c.hr, "xlsx", f, "UTC", now)
+    old = jobs.create_job(c.hr, "xlsx", f, "UTC", now - timedelta(minutes=5))
+    abandoned = jobs.create_job(c.hr, "pdf", f, "UTC", now - timedelta(minutes=30))
+    busy = jobs.create_job(c.hr, "pdf", f, "UTC", now - timedelta(minutes=30))
+    abandoned.state, abandoned.worker, abandoned.heartbeat_at = "running", "dead-host:1", now - timedelta(minutes=10)
+    busy.state, busy.worker, busy.heartbeat_at = "running", "live-host:2", now - timedelta(seconds=5)
+    db.session.commit()
+    held_jobs.items.clear()
+    assert jobs.sweep(now) == 2
+    assert sorted(k["job_id"] for k in held_jobs.tasks("reports.export")) == sorted([old.id, abandoned.id])
+    assert fresh.id not in [k["job_id"] for k in held_jobs.tasks("reports.export")]  # its own job is still waiting
+
+
+def test_only_one_worker_claims_a_job(make, now, held_jobs):
     c = company(make, now)
     job = jobs.create_job(c.hr, "csv", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
@@ -152,13 +176,13 @@ def test_only_one_worker_claims_a_job(make, now, exports):
     assert worker.run_job(job.id, "c") is False  # running with a fresh heartbeat: not ours to take
 
 
-def test_a_csv_job_and_a_failing_job(make, now, exports, monkeypatch):
+def test_a_csv_job_and_a_failing_job(make, now, held_jobs, monkeypatch):
     c = company(make, now)
     ok = jobs.create_job(c.hr, "csv", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()
     assert worker.run_job(ok.id)
     db.session.expire_all()
-    text = Path(db.session.get(ExportJob, ok.id).file_path).read_text(encoding="utf-8-sig")
+    text = jobs.job_content(db.session.get(ExportJob, ok.id)).decode("utf-8-sig")
     assert "'" + FORMULA_NAME.replace('"', '""') in text
 
     def broken(*a, **kw):
@@ -171,18 +195,17 @@ def test_a_csv_job_and_a_failing_job(make, now, exports, monkeypatch):
     db.session.expire_all()
     bad = db.session.get(ExportJob, bad.id)
     assert bad.state == "failed" and "printer is on fire" in bad.error
-    assert list(exports.glob("*.part")) == []  # no half-written file left behind
+    assert db.session.get(ExportFile, bad.id) is None  # no half-written file left behind
 
 
 def test_expired_files_are_deleted(make, login, now, exports, app):
     c = company(make, now)
     client = login(c.hr)
     job = start(client, "xlsx", period="2026-11")
-    path = Path(job.file_path)
-    assert path.is_file() and job.expires_at == job.finished_at + timedelta(hours=24)
+    assert jobs.job_content(job) and job.expires_at == job.finished_at + timedelta(hours=24)
     assert jobs.purge_expired(now + timedelta(hours=23)) == 0
     assert jobs.purge_expired(now + timedelta(hours=25)) == 1
-    assert not path.exists()
+    assert db.session.get(ExportFile, job.id) is None
     db.session.expire_all()
     assert db.session.get(ExportJob, job.id).state == JobState.EXPIRED.value
     assert client.get(f"/reports/exports/{job.id}/download").status_code == 404
@@ -223,7 +246,7 @@ def test_a_bad_export_request(make, login, now, exports):
     assert login(c.hr).post("/reports/exports", data={"format": "exe"}).status_code == 400
 
 
-def test_pdf_progress_follows_the_layout(make, now, exports):
+def test_pdf_progress_follows_the_layout(make, now, held_jobs):
     c = company(make, now)
     job = jobs.create_job(c.hr, "pdf", ReportFilters(period="2026-11"), "UTC", now)
     db.session.commit()

@@ -46,7 +46,6 @@ def measure(app, login, count_queries, now, people, participations):
     run("dashboard manager", lambda: dashboard_context(manager, now))
     rows["team"] = len(dashboard_context(manager, now)["goals_dash"].team.people)
     run("dashboard staff", lambda: dashboard_context(staff, now))
-    app.config.update(EXPORT_JOBS_MODE="inline")
     job = jobs.create_job(hr, "xlsx", ReportFilters(period="2026-11"), "Europe/London", now)
     db.session.commit()
     run("xlsx job", lambda: worker.run_job(job.id, "bench"))
@@ -54,7 +53,6 @@ def measure(app, login, count_queries, now, people, participations):
 
 
 def test_query_counts_do_not_grow_with_the_data(app, login, count_queries, now, tmp_path):
-    app.config.update(EXPORT_DIR=str(tmp_path))
     small, small_rows = measure(app, login, count_queries, now, *SIZES[0])
     db.session.execute(update(Team).values(manager_id=None))  # see conftest: teams point back at users
     db.session.commit()
