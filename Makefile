@@ -7,16 +7,24 @@ export FLASK_APP := app
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/tandem_test
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 PORT ?= 5000
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint setup system-packages test-sqlite test-postgres smoke-run bench
 
-$(BIN)/.installed: requirements.txt
+# Two stamps: the runtime (requirements.txt) for `make run`; the tests and tooling (requirements-dev.txt, which
+# includes the runtime) for `make test` and `make lint`. A changed requirements file re-installs.
+$(RUN_STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-setup: system-packages $(BIN)/.installed
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: system-packages $(RUN_STAMP)
 
 system-packages:
 	@bash .ci/system-packages
@@ -36,28 +44,32 @@ run: setup .env
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # ruff (settings in pyproject.toml), the format check, and the layer contracts (docs/ARCHITECTURE.md).
-lint: $(BIN)/.installed
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check program tests migrations app.py .ci
 	$(BIN)/ruff format --check program tests migrations app.py .ci
 	$(BIN)/lint-imports
 
-test: setup lint
+test: setup $(DEV_STAMP) lint
 	@bash .ci/system-packages --browser
 	$(MAKE) --no-print-directory smoke-run
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
 # The README's run command, on the real clock and a temporary SQLite file: serves, every demo login signs in.
-smoke-run: $(BIN)/.installed
+smoke-run: $(DEV_STAMP)
 	$(BIN)/python .ci/smoke_run.py
 
 # SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests), then the time-travel run
 # on two workers.
-test-sqlite: $(BIN)/.installed
+test-sqlite: $(DEV_STAMP)
 	$(PYTEST) -m "not postgres_only and not sqlite_only" tests
 	$(PYTEST) -n 2 -m "sqlite_only" tests
 
 # PostgreSQL pass: everything but the browser tests and the SQLite-only time-travel run, against a real server.
-test-postgres: $(BIN)/.installed
+test-postgres: $(DEV_STAMP)
 	@bash .ci/postgres "$(TEST_PG_URL)"
 	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -m "not e2e and not sqlite_only" tests
+
+# Report and dashboard cost at two data sizes (not part of make test); see .ci/bench_reports.py for options.
+bench: $(DEV_STAMP)
+	$(BIN)/python .ci/bench_reports.py

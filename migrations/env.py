@@ -46,6 +46,14 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_name(name, type_, parent_names):
+    """procrastinate's tables (the job queue) come from its own schema, installed by a migration: autogenerate
+    must neither drop them nor compare them with our models."""
+    if type_ == "table":
+        return not (name or "").startswith("procrastinate_")
+    return True
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -59,7 +67,7 @@ def run_migrations_offline():
 
     """
     url = config.get_main_option("sqlalchemy.url")
-    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True)
+    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True, include_name=include_name)
 
     with context.begin_transaction():
         context.run_migrations()
@@ -90,7 +98,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection, target_metadata=get_metadata(), include_name=include_name, **conf_args
+        )
 
         with context.begin_transaction():
             context.run_migrations()

@@ -82,10 +82,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # --- database and app ------------------------------------------------------------------------
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """Under xdist each worker gets its own PostgreSQL database (``<name>_<worker>``), created if missing."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory, worker_id) -> str:
     if TEST_DATABASE_URL:
-        return TEST_DATABASE_URL
+        return TEST_DATABASE_URL if worker_id == "master" else _worker_database(TEST_DATABASE_URL, worker_id)
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
 
 

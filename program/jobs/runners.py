@@ -59,6 +59,9 @@ def defer(task: str, *, delay: float = 0, lock: str | None = None, **kwargs: Any
 def defer_after_commit(task: str, *, delay: float = 0, lock: str | None = None, **kwargs: Any) -> None:
     """Queue ``task`` when the current transaction commits; nothing if it rolls back."""
     get_task(task)
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that the rollback or commit that ends it is seen (no connection is taken yet)
     db.session.info.setdefault(_PENDING_KEY, []).append(Deferral(task, kwargs, delay, lock))
 
 
