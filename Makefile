@@ -45,8 +45,8 @@ run: setup .env
 
 # ruff (settings in pyproject.toml), the format check, and the layer contracts (docs/ARCHITECTURE.md).
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check program tests migrations app.py .ci
-	$(BIN)/ruff format --check program tests migrations app.py .ci
+	$(BIN)/ruff check program tests migrations app.py gunicorn.conf.py .ci
+	$(BIN)/ruff format --check program tests migrations app.py gunicorn.conf.py .ci
 	$(BIN)/lint-imports
 
 test: setup $(DEV_STAMP) lint
@@ -59,17 +59,22 @@ test: setup $(DEV_STAMP) lint
 smoke-run: $(DEV_STAMP)
 	$(BIN)/python .ci/smoke_run.py
 
-# SQLite pass: everything but the PostgreSQL-only tests (includes the browser tests), then the time-travel run
-# on two workers.
+# SQLite pass: everything but the PostgreSQL-only and browser tests on two workers, then the browser tests (one
+# live server), then the time-travel run on two workers.
 test-sqlite: $(DEV_STAMP)
-	$(PYTEST) -m "not postgres_only and not sqlite_only" tests
+	$(PYTEST) -n 2 -m "not postgres_only and not sqlite_only and not e2e" tests
+	$(PYTEST) -m "e2e" tests
 	$(PYTEST) -n 2 -m "sqlite_only" tests
 
-# PostgreSQL pass: everything but the browser tests and the SQLite-only time-travel run, against a real server.
+# PostgreSQL pass: everything but the browser tests and the SQLite-only time-travel run, against a real server,
+# on two workers (each its own database); the multi-host rig's tests stay together on one worker (loadgroup).
 test-postgres: $(DEV_STAMP)
 	@bash .ci/postgres "$(TEST_PG_URL)"
-	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -m "not e2e and not sqlite_only" tests
+	TEST_DATABASE_URL="$(TEST_PG_URL)" $(PYTEST) -n 2 --dist loadgroup -m "not e2e and not sqlite_only" tests
 
-# Report and dashboard cost at two data sizes (not part of make test); see .ci/bench_reports.py for options.
+# Benchmarks (not part of make test; they print ratios): report and dashboard cost at two data sizes, and the job
+# engine on the multi-host rig (request latency with and without mail, queue latency commit → delivered).
 bench: $(DEV_STAMP)
 	$(BIN)/python .ci/bench_reports.py
+	@bash .ci/postgres "$(TEST_PG_URL)"
+	TEST_DATABASE_URL="$(TEST_PG_URL)" $(BIN)/python .ci/bench_jobs.py

@@ -153,6 +153,9 @@ def send_digests(now: datetime) -> int:
 @with_appcontext
 def send_digests_command() -> None:
     """Mail each manager the weekly summary of their team. Safe to run more than once a week."""
+    from program.jobs import deliver_before_exit
+
+    deliver_before_exit()
     count = send_digests(utcnow())
     db.session.commit()
     click.echo(f"manager digests sent: {count}")

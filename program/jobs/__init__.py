@@ -21,6 +21,7 @@ from program.jobs.registry import (
     SentNotice,
     claim,
     get_task,
+    purge_periodic_records,
     register_job,
     register_task,
     registered_jobs,
@@ -53,6 +54,7 @@ __all__ = [
     "claim",
     "defer",
     "defer_after_commit",
+    "deliver_before_exit",
     "get_task",
     "init_app",
     "register_job",
@@ -66,8 +68,18 @@ __all__ = [
 ]
 
 
+def deliver_before_exit() -> None:
+    """For a CLI command: on the embedded runner, run what it queues before it returns (its threads would die
+    with the process); with procrastinate, jobs are in the database already and the workers run them."""
+    from flask import current_app
+
+    if isinstance(current_app.extensions[EXTENSION], ThreadRunner):
+        current_app.extensions[EXTENSION] = InlineRunner(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = make_runner(app)
+    register_job("schedule run records purged (older than two days)", purge_periodic_records, schedule="hourly")
     if backend_name(app) == "procrastinate":
         from program.jobs import pg
 
@@ -79,16 +91,11 @@ def init_app(app: Flask) -> None:
         def _start_embedded_jobs() -> None:
             app.extensions[EXTENSION].start()  # once per process; a no-op afterwards
 
-    def _cli_runner() -> None:
-        """A CLI command on the embedded runner delivers what it queues before it exits."""
-        if isinstance(app.extensions[EXTENSION], ThreadRunner):
-            app.extensions[EXTENSION] = InlineRunner(app)
-
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:
         """Send due reminders, pass on expired offers, purge what has expired and queue again what was not
         delivered. Idempotent: safe from cron every few minutes (not needed with `flask worker`)."""
-        _cli_runner()
+        deliver_before_exit()
         try:
             results = run_all(utcnow())
         except ScheduleFailed as exc:
@@ -100,7 +107,7 @@ def init_app(app: Flask) -> None:
     @click.argument("schedule", type=click.Choice(schedules()))
     def run_schedule_command(schedule: str) -> None:
         """Run one schedule now (sweep, reminders, hourly, weekly)."""
-        _cli_runner()
+        deliver_before_exit()
         try:
             results = run_scheduled(utcnow(), schedule)
         except ScheduleFailed as exc:

@@ -153,5 +153,24 @@ def _retry_stalled(now) -> int:  # noqa: ARG001 — a scheduled job takes now
     return engine.retry_stalled(float(current_app.config["JOBS_STALLED_SECONDS"]))
 
 
+def _delete_old_jobs(now) -> int:  # noqa: ARG001 — a scheduled job takes now
+    """Forget jobs that succeeded more than a week ago (their outcome lives in the outbox and export rows);
+    failed ones stay for inspection. The job a periodic task remembers as its last is kept."""
+    from sqlalchemy import text
+
+    from program.extensions import db
+
+    result = db.session.execute(
+        text(
+            "DELETE FROM procrastinate_jobs j WHERE j.status = 'succeeded' "
+            "AND NOT EXISTS (SELECT 1 FROM procrastinate_periodic_defers d WHERE d.job_id = j.id) "
+            "AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id "
+            "AND e.at >= now() - interval '7 days')"
+        )
+    )
+    return result.rowcount
+
+
 def init_app(app: Flask) -> None:  # noqa: ARG001
     register_job("stalled jobs of dead workers queued again", _retry_stalled, schedule="sweep")
+    register_job("finished jobs older than a week deleted", _delete_old_jobs, schedule="hourly")

@@ -134,6 +134,18 @@ class SentNotice(db.Model):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def purge_periodic_records(now: datetime) -> int:
+    """Forget the once-per-period records of schedule runs older than two days (reminder keys stay)."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    result = db.session.execute(
+        delete(SentNotice).where(SentNotice.key.like("periodic:%"), SentNotice.sent_at < now - timedelta(days=2))
+    )
+    return result.rowcount
+
+
 def claim(key: str, now: datetime) -> bool:
     """Record that the notice ``key`` is being sent; False when it was sent before."""
     if db.session.scalar(select(SentNotice.id).where(SentNotice.key == key)) is not None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 
 from program.accounts.models import User
 from program.extensions import db
-from program.jobs import defer, defer_after_commit
+from program.jobs import defer, defer_after_commit, deliver_before_exit
 from program.reports import exporters
 from program.reports.models import ExportAudit, ExportFile, ExportFormat, ExportJob, JobState
 from program.reports.services import ReportFilters
@@ -152,6 +152,7 @@ def job_content(job: ExportJob) -> bytes | None:
 def run_export_jobs_command() -> None:
     """Run queued export jobs here and take over ones a dead worker left running; delete expired files.
     For cron users without `flask worker`; safe every minute: a job is only ever run by one worker."""
+    deliver_before_exit()
     now = utcnow()
     ran = run_pending(now)
     purged = purge_expired(utcnow())

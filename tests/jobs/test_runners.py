@@ -100,6 +100,10 @@ def test_each_schedule_runs_once_per_period_across_processes(app, now):
         assert len(runs) == 1
         assert run_schedule_once(app, "hourly", tick + 3600) is True  # the next period runs again
         assert len(runs) == 2
+        from datetime import timedelta
+
+        assert jobs.purge_periodic_records(now + timedelta(days=1)) == 0
+        assert jobs.purge_periodic_records(now + timedelta(days=3)) == 2  # the records go after two days
     finally:
         jobs.registry._SCHEDULES["hourly"].pop("test.counter", None)
 
