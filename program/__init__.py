@@ -24,7 +24,9 @@ from program import (
     reports,
     reviews,
     rides,
+    scim,
     shadow,
+    sso,
 )
 from program.config import Config
 from program.extensions import csrf, db, login_manager, migrate
@@ -120,7 +122,7 @@ def register_extensions(app: Flask) -> None:
 
 # The domains, lowest layer first. Each one's ``init_app`` wires everything it owns: blueprints, its kind,
 # signal subscriptions, scheduled jobs, CLI commands, template helpers. Nothing registers itself on import.
-DOMAINS = (accounts, activities, calendar, debriefs, rides, shadow, reviews, insight, goals, reports)
+DOMAINS = (accounts, activities, calendar, debriefs, rides, shadow, reviews, insight, goals, reports, sso, scim)
 
 
 def register_domains(app: Flask) -> None:

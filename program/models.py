@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "program.mail.models",  # outbox
     "program.jobs.registry",  # sent_notice
     "program.accounts.models",
+    "program.accounts.provisioning",
     "program.activities.models",
     "program.calendar.models",
     "program.debriefs.models",
@@ -21,6 +22,7 @@ MODEL_MODULES = (
     "program.reviews.funnel.models",
     "program.goals.models",
     "program.reports.models",
+    "program.scim.models",
 )
 
 

@@ -52,6 +52,8 @@ class Team(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", use_alter=True))
+    # Provisioning: the identity provider's own id for this group (SCIM externalId).
+    external_id: Mapped[str | None] = mapped_column(String(255))
 
     department: Mapped[Department] = relationship(lazy="joined")
     manager: Mapped[User | None] = relationship(foreign_keys=[manager_id], post_update=True)
@@ -74,6 +76,11 @@ class User(UserMixin, db.Model):
     # Part of the login cookie; changing it signs the user out everywhere (copied cookies die too).
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Single sign-on: the identity provider's stable subject for this person (set at the first SSO sign-in).
+    oidc_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Provisioning: the identity provider's own id for this person (SCIM externalId).
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
 
     department: Mapped[Department | None] = relationship()
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
