@@ -78,8 +78,8 @@ class Config:
         self.MAIL_RETRY_SECONDS = int(os.environ.get("MAIL_RETRY_SECONDS", "30"))
         self.MAIL_TIMEOUT_SECONDS = int(os.environ.get("MAIL_TIMEOUT_SECONDS", "20"))
         # The job engine: "auto" = procrastinate on PostgreSQL (run `flask worker`), in-process threads on
-        # SQLite; or "procrastinate", "thread", "inline". Schedules are cron expressions (UTC; a sixth field
-        # is seconds).
+        # SQLite; or "procrastinate", "thread", "inline". Schedules are cron expressions (UTC; an optional
+        # sixth field, last, is seconds: "* * * * * */2" is every two seconds).
         self.JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "auto")
         self.JOBS_SWEEP_CRON = os.environ.get("JOBS_SWEEP_CRON", "* * * * *")
         self.JOBS_REMINDERS_CRON = os.environ.get("JOBS_REMINDERS_CRON", "*/5 * * * *")
@@ -128,6 +128,35 @@ class Config:
         self.EXPORT_HEARTBEAT_SECONDS = int(os.environ.get("EXPORT_HEARTBEAT_SECONDS", "10"))
         # Shadow days: two leaders are neither suggested nor allowed as partners again within this many months.
         self.SHADOW_REPEAT_MONTHS = _months("SHADOW_REPEAT_MONTHS", 12)
+        # Single sign-on (OpenID Connect, program/sso). Without OIDC_DISCOVERY_URL there is none and sign-in is as
+        # before. The provider's redirect URI for Tandem is BASE_URL + /sso/callback; after sign-out it sends the
+        # browser back to BASE_URL + /login (register both at the provider).
+        self.OIDC_DISCOVERY_URL = os.environ.get("OIDC_DISCOVERY_URL", "").strip()
+        self.OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+        self.OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+        self.OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "").strip() or "single sign-on"
+        self.OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "").strip() or "openid email profile"
+        # Just-in-time creation: a person unknown to Tandem is created at their first sign-in, only when their
+        # provider-verified email is in one of OIDC_ALLOWED_DOMAINS (comma-separated; none = nobody is created).
+        self.OIDC_JIT = _bool("OIDC_JIT")
+        self.OIDC_ALLOWED_DOMAINS = os.environ.get("OIDC_ALLOWED_DOMAINS", "")
+        # The role of a person created at sign-in: the values of the OIDC_ROLE_CLAIM claim and of the
+        # OIDC_GROUPS_CLAIM claim, mapped by OIDC_ROLE_MAP ("group=role,…"; the highest role wins; staff if none).
+        # Their department: the one named by the OIDC_DEPARTMENT_CLAIM claim, if it exists.
+        self.OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "").strip()
+        self.OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "").strip()
+        self.OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+        self.OIDC_DEPARTMENT_CLAIM = os.environ.get("OIDC_DEPARTMENT_CLAIM", "").strip()
+        # Sign-out also signs out at the provider (RP-initiated logout) when it offers an end_session_endpoint.
+        self.OIDC_LOGOUT = _bool("OIDC_LOGOUT", True)
+        # Requests to the provider (discovery, keys, the token exchange during sign-in) give up after this long.
+        self.OIDC_TIMEOUT_SECONDS = float(os.environ.get("OIDC_TIMEOUT_SECONDS", "5"))
+        # Clock skew allowed when checking the ID token's exp/iat (0–60 seconds).
+        self.OIDC_CLOCK_SKEW_SECONDS = min(max(int(os.environ.get("OIDC_CLOCK_SKEW_SECONDS", "30")), 0), 60)
+        # PASSWORD_LOGIN=off (with single sign-on configured): only the emergency ("break-glass") accounts in
+        # BREAK_GLASS_EMAILS (comma-separated) may sign in with a password or reset one, at /login?break_glass=1.
+        self.PASSWORD_LOGIN = _bool("PASSWORD_LOGIN", True)
+        self.BREAK_GLASS_EMAILS = os.environ.get("BREAK_GLASS_EMAILS", "")
         # Tests pin "now" with FIXED_NOW (an aware datetime); production leaves it None.
         self.FIXED_NOW = None
         # Time travel for demos and date tests: TANDEM_NOW=2027-03-28T00:30:00Z starts the app's clock at that

@@ -89,9 +89,14 @@ class ProcrastinateRunner:
             task_name=None,
             seconds_since_heartbeat=seconds,
         )
+        retried = 0
         for row in rows:
-            papp.job_manager.retry_job_by_id(job_id=row["id"], retry_at=utcnow())
-        return len(rows)
+            try:
+                papp.job_manager.retry_job_by_id(job_id=row["id"], retry_at=utcnow())
+                retried += 1
+            except Exception:  # noqa: BLE001 — finished meanwhile, or already queued again: the next one
+                log.info("stalled job %s could not be queued again (finished meanwhile?)", row["id"], exc_info=True)
+        return retried
 
 
 def worker_app(app: Flask) -> procrastinate.App:
@@ -117,14 +122,17 @@ def worker_app(app: Flask) -> procrastinate.App:
 
 
 def run_workers(app: Flask, queues: list[str], concurrency: int, export_concurrency: int) -> None:
-    """Run until SIGINT/SIGTERM: the mail/default worker and the exports worker, as ``queues`` asks."""
+    """Run until SIGINT/SIGTERM: the mail/default worker and the exports worker, as ``queues`` asks. Each
+    worker beats well within JOBS_STALLED_SECONDS, so a live worker is never taken for dead."""
     papp = worker_app(app)
-    groups = []
+    stalled = float(app.config["JOBS_STALLED_SECONDS"])
+    beat = {"update_heartbeat_interval": max(1.0, min(10.0, stalled / 4)), "stalled_worker_timeout": stalled}
+    groups: list[dict[str, Any]] = []
     general = [q for q in queues if q != "exports"]
     if general:
-        groups.append({"queues": general, "concurrency": concurrency, "name": "tandem-" + "-".join(general)})
+        groups.append({"queues": general, "concurrency": concurrency, "name": "tandem-" + "-".join(general), **beat})
     if "exports" in queues:
-        groups.append({"queues": ["exports"], "concurrency": export_concurrency, "name": "tandem-exports"})
+        groups.append({"queues": ["exports"], "concurrency": export_concurrency, "name": "tandem-exports", **beat})
 
     async def main() -> None:
         async with papp.open_async():
@@ -159,7 +167,10 @@ def _delete_old_jobs(now) -> int:  # noqa: ARG001 — a scheduled job takes now
     from sqlalchemy import text
 
     from program.extensions import db
+    from program.jobs.runners import runner
 
+    if not isinstance(runner(), ProcrastinateRunner):
+        return 0  # the registry is shared by every app of the process; this app queues no jobs in procrastinate
     result = db.session.execute(
         text(
             "DELETE FROM procrastinate_jobs j WHERE j.status = 'succeeded' "
