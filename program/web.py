@@ -56,10 +56,20 @@ def client_ip() -> str:
 def absolute_url(endpoint: str, **values) -> str:
     """An absolute URL built on BASE_URL — never on the request's Host header, which a client controls —
     so links in emails (password reset, offers, RSVP) always point at this Tandem."""
-    from flask import current_app, url_for
+    from urllib.parse import urlsplit
 
-    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
+    from flask import current_app
+
+    app = current_app
+    base = app.config["BASE_URL"]
+    adapters = app.extensions.setdefault("tandem_url_adapters", {})
+    adapter = adapters.get(base)
+    if adapter is None:  # one URL adapter per base URL, not a request context per link (a mail may have many)
+        parts = urlsplit(base)
+        adapter = app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "http")
+        adapters[base] = adapter
+    app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def save_form(form, action, default_field: str | None = None):
