@@ -51,9 +51,21 @@ lint: $(DEV_STAMP)
 
 test: setup $(DEV_STAMP) lint
 	@bash .ci/system-packages --browser
+	$(MAKE) --no-print-directory oidc-provider
 	$(MAKE) --no-print-directory smoke-run
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+# The single sign-on tests' OpenID provider (tests/oidc_provider: oidc-provider on Node), installed into its own
+# folder from the committed package-lock.json; again only when that changes.
+OIDC_PROVIDER_STAMP := tests/oidc_provider/node_modules/.installed
+.PHONY: oidc-provider
+oidc-provider: $(OIDC_PROVIDER_STAMP)
+
+$(OIDC_PROVIDER_STAMP): tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is needed for the single sign-on tests (e.g. apt-get install nodejs npm)." >&2; exit 1; }
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund
+	@touch $@
 
 # The README's run command, on the real clock and a temporary SQLite file: serves, every demo login signs in.
 smoke-run: $(DEV_STAMP)
