@@ -126,6 +126,8 @@ class Config:
         self.EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
         self.EXPORT_STALE_SECONDS = int(os.environ.get("EXPORT_STALE_SECONDS", "120"))
         self.EXPORT_HEARTBEAT_SECONDS = int(os.environ.get("EXPORT_HEARTBEAT_SECONDS", "10"))
+        # Provisioning (SCIM): teams an identity provider creates go into this department.
+        self.SCIM_DEFAULT_DEPARTMENT = os.environ.get("SCIM_DEFAULT_DEPARTMENT", "Unassigned")
         # Shadow days: two leaders are neither suggested nor allowed as partners again within this many months.
         self.SHADOW_REPEAT_MONTHS = _months("SHADOW_REPEAT_MONTHS", 12)
         # Single sign-on (OpenID Connect, program/sso). Without OIDC_DISCOVERY_URL there is none and sign-in is as
