@@ -1,4 +1,4 @@
-"""ICS building — pure functions: activities in, bytes out.
+"""ICS building — pure functions: activities in, bytes out (``attendee_sequence`` counts history rows).
 
 Timed events are written in UTC (every client agrees on the instant); all-day events (shadow days) use
 DATE values with DTEND the day after. The UID of an activity never changes and SEQUENCE rises with
@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
+from sqlalchemy import func, inspect, select
 
-from program.activities.models import Activity, Participation, State
+from program.activities.models import Activity, Participation, ParticipationEvent, State
+from program.extensions import db
 from program.timeutil import UTC
 
 PRODID = "-//Tandem//Sales and Marketing Alignment//EN"
@@ -36,7 +38,15 @@ def attendee_sequence(p: Participation) -> int:
     higher SEQUENCE than the one before (RFC 5546 2.1.4). Without the second term a rider's own CANCEL, or the
     REQUEST after booking again, repeats the SEQUENCE the client already has, and the client ignores it.
     """
-    own_changes = sum(1 for e in p.events if e.to_state != State.CANCELLED_BY_HOST.value)
+    if "events" in inspect(p).unloaded:  # count them in the database rather than load the whole history
+        own_changes = db.session.scalar(
+            select(func.count(ParticipationEvent.id)).where(
+                ParticipationEvent.participation_id == p.id,
+                ParticipationEvent.to_state != State.CANCELLED_BY_HOST.value,
+            )
+        )
+    else:
+        own_changes = sum(1 for e in p.events if e.to_state != State.CANCELLED_BY_HOST.value)
     return p.activity.ical_sequence + max(own_changes - 1, 0)
 
 

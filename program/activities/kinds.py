@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from program.accounts.models import User
-from program.activities.models import Activity
+from program.activities.models import Activity, Participation
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,9 @@ class KindInfo:
     # may this viewer see private detail (e.g. a hidden account name)?
     reveals_private: Callable[[Activity, User], bool]
     # ... for many activities of this kind at once, in a fixed number of queries (lists use it through
-    # ``activity_links``): reveals_private_many(activities, viewer) -> {activity id: bool}
-    reveals_private_many: Callable[[list[Activity], User], dict[int, bool]] | None = None
+    # ``activity_links``): reveals_private_many(activities, viewer, places) -> {activity id: bool}, where
+    # ``places`` is None or the viewer's participation on each activity (None: none), already read by the caller
+    reveals_private_many: Callable[[list[Activity], User, dict | None], dict[int, bool]] | None = None
     # may people book a seat themselves (ride-alongs), or do they take part by invitation/pairing only?
     bookable: bool = False
     # does the kind take attendance on its own pages (meetings), rather than through the shared route?
@@ -60,6 +61,11 @@ def kind_info(activity: Activity) -> KindInfo:
     return _KINDS[activity.kind]
 
 
+def kind_endpoint(kind: str) -> str:
+    """The endpoint of a kind's activity page (called with activity_id=)."""
+    return _KINDS[kind].endpoint
+
+
 def summary_for(activity: Activity, viewer: User) -> str:
     info = kind_info(activity)
     return info.summary(activity, info.reveals_private(activity, viewer))
@@ -71,11 +77,15 @@ class ActivityLink:
     endpoint: str | None  # called with activity_id=; None when the kind has no page
 
 
-def activity_links(activities: Iterable[Activity], viewer: User) -> dict[int, ActivityLink]:
+def activity_links(
+    activities: Iterable[Activity], viewer: User, places: dict[int, Participation | None] | None = None
+) -> dict[int, ActivityLink]:
     """Each activity's summary as this viewer may see it (hidden account names stay hidden), and its page.
 
     Same answer as ``summary_for``, but a kind with ``reveals_private_many`` answers for all its rows at once
     rather than with a query per row. Activities must come with what their kind's summary reads loaded.
+    ``places``: the viewer's participation on every one of the activities (None where they have none), when
+    the caller read them already — then no kind needs to look them up.
     """
     by_kind: dict[str, list[Activity]] = {}
     for a in {a.id: a for a in activities}.values():
@@ -87,7 +97,7 @@ def activity_links(activities: Iterable[Activity], viewer: User) -> dict[int, Ac
             links.update((a.id, ActivityLink(a.title, None)) for a in group)
             continue
         if info.reveals_private_many is not None:
-            reveal = info.reveals_private_many(group, viewer)
+            reveal = info.reveals_private_many(group, viewer, places)
         else:
             reveal = {a.id: info.reveals_private(a, viewer) for a in group}
         links.update((a.id, ActivityLink(info.summary(a, reveal[a.id]), info.endpoint)) for a in group)

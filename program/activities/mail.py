@@ -71,12 +71,20 @@ def _send(p: Participation, template: str, subject: str, method: str | None, now
     )
 
 
-def on_participation_changed(p: Participation, old_state, new_state, actor, now, note, **_):
+def on_participation_changed(p: Participation, old_state, new_state, actor, now, note, position=None, **_):
+    """``position``: the waitlist place when the service already counted it (a booking does)."""
     summary = summary_for(p.activity, p.user)
     if new_state == State.BOOKED.value and old_state != State.BOOKED.value:
         _send(p, "activities/booked", f"Booked: {summary}", "REQUEST", now)
     elif new_state == State.WAITLISTED.value and old_state != State.WAITLISTED.value:
-        _send(p, "activities/waitlisted", f"On the waitlist: {summary}", None, now, position=waitlist_position(p))
+        _send(
+            p,
+            "activities/waitlisted",
+            f"On the waitlist: {summary}",
+            None,
+            now,
+            position=position or waitlist_position(p),
+        )
     elif new_state == State.OFFERED.value:
         _send(
             p,

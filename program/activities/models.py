@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from program.accounts.models import User
@@ -128,6 +128,15 @@ class Participation(db.Model):
         UniqueConstraint("activity_id", "user_id", name="uq_participation_activity_user"),
         Index("ix_participation_user_state", "user_id", "state"),
         Index("ix_participation_activity_state", "activity_id", "state"),
+        # The places that can hold a seat, per activity: seat counts (booking, browse, "has a free seat") read
+        # only these, a small part of all places.
+        Index(
+            "ix_participation_seat_holders",
+            "activity_id",
+            "offer_expires_at",
+            postgresql_where=text("state IN ('booked', 'offered')"),
+            sqlite_where=text("state IN ('booked', 'offered')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,11 +9,11 @@ from program.accounts.models import User
 from program.activities import queries
 from program.activities import services as core
 from program.activities.forms import AttendanceForm, MoveUpForm, OfferAnswerForm
-from program.activities.kinds import has_own_attendance, is_bookable, kind_info, summary_for
+from program.activities.kinds import has_own_attendance, is_bookable, kind_endpoint, kind_info, summary_for
 from program.activities.mail import read_offer_token
 from program.activities.models import Activity, Participation, State
 from program.activities.permissions import can_mark_attendance
-from program.errors import DomainError
+from program.errors import DomainError, NotFound
 from program.extensions import db
 from program.timeutil import utcnow
 from program.web import ConfirmForm, page_args, run_post
@@ -70,14 +70,29 @@ def _run(activity: Activity, action, success):
 @bp.route("/activities/<int:activity_id>/book", methods=["POST"])
 @login_required
 def book(activity_id: int):
-    activity = _activity_or_404(activity_id)
+    """The service locks and reads the activity itself (once): a missing activity, or a kind people don't book
+    themselves, is 404. The message is made from the booking's plain values, so nothing is read after the commit."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    kind: list[str] = []
 
-    def message(p: Participation) -> str:
-        if p.state == State.BOOKED.value:
+    def attempt() -> core.Booking:
+        try:
+            booking = core.book_place(activity_id, current_user, utcnow())
+        except (NotFound, core.NotBookable):
+            abort(404)
+        kind.append(booking.activity_kind)
+        return booking
+
+    def message(booking: core.Booking) -> str:
+        if booking.state == State.BOOKED.value:
             return "You're booked. The invitation is on its way to your inbox."
-        return f"The call is full; you're number {core.waitlist_position(p)} on the waitlist."
+        return f"The call is full; you're number {booking.position} on the waitlist."
 
-    return _run(activity, lambda: core.book_seat(activity.id, current_user, utcnow()), message)
+    _answer(attempt, message)
+    if kind:
+        return redirect(url_for(kind_endpoint(kind[0]), activity_id=activity_id))
+    return _back(_activity_or_404(activity_id))  # refused: the transaction was rolled back
 
 
 @bp.route("/activities/<int:activity_id>/cancel-booking", methods=["POST"])

@@ -9,10 +9,12 @@ write lock), taken before the seats are counted. Reads for pages are in ``querie
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, case, exists, func, select, text
+from sqlalchemy.orm import aliased, joinedload
 
 from program.accounts.models import Role, User
 from program.activities.kinds import is_bookable, kind_activity_changed, kind_transitioned
@@ -26,7 +28,7 @@ from program.activities.models import (
 )
 from program.activities.permissions import can_manage_activity, can_mark_attendance
 from program.activities.signals import activity_changed, participation_changed
-from program.errors import DomainError, InvalidTransition, NotAllowed
+from program.errors import DomainError, InvalidTransition, NotAllowed, NotFound
 from program.extensions import db
 
 OFFER_HOLD = timedelta(hours=24)
@@ -34,6 +36,10 @@ OFFER_HOLD = timedelta(hours=24)
 
 class SeatUnavailable(DomainError):
     pass
+
+
+class NotBookable(SeatUnavailable):
+    """The activity's kind is not booked by people themselves (they take part by invitation or pairing)."""
 
 
 class OfferLapsed(InvalidTransition):
@@ -54,11 +60,22 @@ STALE_OFFER_LINK = (
 # --- locking and counting ----------------------------------------------------------------------
 
 
+def _take_row_lock(activity_id: int) -> bool:
+    """Take the activity's row lock for the rest of the transaction, in one statement; False if there is no
+    such activity. Whatever is read after it sees every booking committed before it."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: a no-op write takes the database's write lock (waiting up to busy_timeout).
+        result = db.session.execute(text("UPDATE activity SET id = id WHERE id = :id"), {"id": activity_id})
+        return result.rowcount == 1
+    return (
+        db.session.execute(select(Activity.id).where(Activity.id == activity_id).with_for_update()).first() is not None
+    )
+
+
 def lock_activity(activity_id: int) -> Activity:
     """Take the activity's row lock for the rest of the transaction and return it, fresh from the DB."""
     if db.session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks: a no-op write takes the database's write lock (waiting up to busy_timeout).
-        db.session.execute(text("UPDATE activity SET id = id WHERE id = :id"), {"id": activity_id})
+        _take_row_lock(activity_id)
         stmt = select(Activity).where(Activity.id == activity_id)
     else:
         stmt = select(Activity).where(Activity.id == activity_id).with_for_update(of=Activity)
@@ -68,10 +85,9 @@ def lock_activity(activity_id: int) -> Activity:
     return activity
 
 
-def seat_taken_clause(now: datetime):
-    return (Participation.state == State.BOOKED.value) | (
-        (Participation.state == State.OFFERED.value) & (Participation.offer_expires_at > now)
-    )
+def seat_taken_clause(now: datetime, p=Participation):
+    """``p`` (Participation or an alias of it) holds a seat: booked, or offered and the offer still open."""
+    return (p.state == State.BOOKED.value) | ((p.state == State.OFFERED.value) & (p.offer_expires_at > now))
 
 
 def taken_seats(activity_id: int, now: datetime) -> int:
@@ -99,8 +115,13 @@ def find_participation(activity_id: int, user_id: int) -> Participation | None:
 # --- the ladder ------------------------------------------------------------------------------
 
 
-def transition(p: Participation, to: State, actor: User | None, now: datetime, note: str = "") -> None:
-    """Move a participation to a new state: append the history row and fire the signal."""
+def transition(
+    p: Participation, to: State, actor: User | None, now: datetime, note: str = "", *, position: int | None = None
+) -> None:
+    """Move a participation to a new state: append the history row and fire the signal.
+
+    The row is appended without reading the history (``p.events`` stays unloaded if it was). ``position`` is
+    the place on the waitlist when the caller already knows it (mail then needs no count of its own)."""
     old = p.state
     p.state = to.value
     p.state_changed_at = now
@@ -108,26 +129,26 @@ def transition(p: Participation, to: State, actor: User | None, now: datetime, n
         p.waitlist_rank = None
     if to != State.OFFERED:
         p.offer_expires_at = None
-    p.events.append(
-        ParticipationEvent(actor_id=actor.id if actor else None, at=now, from_state=old, to_state=to.value, note=note)
+    db.session.add(
+        ParticipationEvent(
+            participation=p, actor_id=actor.id if actor else None, at=now, from_state=old, to_state=to.value, note=note
+        )
     )
     db.session.flush()
-    participation_changed.send(p, old_state=old, new_state=to.value, actor=actor, now=now, note=note)
+    participation_changed.send(p, old_state=old, new_state=to.value, actor=actor, now=now, note=note, position=position)
     kind_transitioned(p, old_state=old, new_state=to.value, actor=actor, now=now, note=note)
 
 
 def _participation_for(activity: Activity, user: User, now: datetime) -> Participation:
-    p = find_participation(activity.id, user.id)
-    if p is None:
-        p = Participation(activity=activity, user=user, state=State.INVITED.value, state_changed_at=now, created_at=now)
-        db.session.add(p)
-        db.session.flush()
+    """A new place (invited, the ladder's start), written by the flush of its first transition."""
+    p = Participation(activity=activity, user=user, state=State.INVITED.value, state_changed_at=now, created_at=now)
+    db.session.add(p)
     return p
 
 
 def _check_bookable(activity: Activity, user: User, now: datetime) -> None:
     if not is_bookable(activity):
-        raise SeatUnavailable("This activity is by invitation; it can't be booked.")
+        raise NotBookable("This activity is by invitation; it can't be booked.")
     if activity.host_id == user.id:
         raise SeatUnavailable("You host this call; you can't book a seat on it.")
     if activity.is_cancelled:
@@ -156,38 +177,117 @@ def _check_no_overlap(activity: Activity, user: User) -> None:
         raise SeatUnavailable("This overlaps another booking of yours; cancel that one first.")
 
 
-def book_seat(activity_id: int, user: User, now: datetime, *, join_waitlist: bool = True) -> Participation:
-    """Book a seat, or join the waitlist when the call is full. Never overbooks, even under concurrency."""
+@dataclass(frozen=True)
+class Booking:
+    """What a booking did, as plain values: a page shows them after the commit without reading anything again."""
+
+    participation: Participation
+    activity_kind: str
+    state: str
+    position: int | None  # the place on the waitlist (1 = next in line); None when booked
+
+
+@dataclass(frozen=True)
+class _SeatView:
+    activity: Activity
+    mine: Participation | None
+    taken: int
+    waiting: int
+    last_rank: float | None
+    expired_offers: int
+    clash: bool  # the person holds a seat on another scheduled activity at an overlapping time
+
+
+def _seat_view(activity_id: int, user: User, now: datetime) -> _SeatView | None:
+    """In one statement: the activity (with its host and kind detail), the person's place on it, its seat
+    counts and whether the person is booked elsewhere at the same time. Call with the activity locked."""
+    seat = aliased(Participation)
+    counts = (
+        select(
+            seat.activity_id,
+            func.sum(case((seat_taken_clause(now, seat), 1), else_=0)).label("taken"),
+            func.sum(case((seat.state == State.WAITLISTED.value, 1), else_=0)).label("waiting"),
+            func.max(case((seat.state == State.WAITLISTED.value, seat.waitlist_rank))).label("last_rank"),
+            func.sum(case(((seat.state == State.OFFERED.value) & (seat.offer_expires_at <= now), 1), else_=0)).label(
+                "expired"
+            ),
+        )
+        .where(seat.activity_id == activity_id)
+        .group_by(seat.activity_id)
+        .subquery()
+    )
+    other, theirs = aliased(Activity), aliased(Participation)
+    clash = (
+        exists()
+        .where(
+            theirs.user_id == user.id,
+            theirs.state.in_(SEAT_HOLDING),
+            other.id == theirs.activity_id,
+            other.id != Activity.id,
+            other.status == ActivityStatus.SCHEDULED.value,
+            other.starts_at < Activity.ends_at,
+            other.ends_at > Activity.starts_at,
+        )
+        .correlate(Activity)
+    )
+    row = db.session.execute(
+        select(Activity, Participation, counts.c.taken, counts.c.waiting, counts.c.last_rank, counts.c.expired, clash)
+        .outerjoin(Participation, and_(Participation.activity_id == Activity.id, Participation.user_id == user.id))
+        .outerjoin(counts, counts.c.activity_id == Activity.id)
+        .options(joinedload(Activity.host))
+        .where(Activity.id == activity_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        return None
+    activity, mine, taken, waiting, last_rank, expired, clashes = row
+    return _SeatView(activity, mine, int(taken or 0), int(waiting or 0), last_rank, int(expired or 0), bool(clashes))
+
+
+def book_place(activity_id: int, user: User, now: datetime, *, join_waitlist: bool = True) -> Booking:
+    """Book a seat, or join the waitlist when the call is full. Never overbooks, even under concurrency.
+
+    The activity's row lock is taken first; then one statement reads the activity, the person's place and the
+    seat counts (``_seat_view``), so a booking is a fixed, small number of statements. Raises ``NotFound`` for
+    a missing activity and ``NotBookable`` for a kind people don't book themselves."""
     naive = current_app.config.get("TESTING_NAIVE_BOOKING", False)
-    activity = db.session.get(Activity, activity_id) if naive else lock_activity(activity_id)
-    if activity is None:
-        raise DomainError("This activity no longer exists.")
+    if not naive and not _take_row_lock(activity_id):
+        raise NotFound("This activity no longer exists.")
+    view = _seat_view(activity_id, user, now)
+    if view is None:
+        raise NotFound("This activity no longer exists.")
+    activity = view.activity
     _check_bookable(activity, user, now)
-    _expire_offers_locked(activity, now)
-    p = find_participation(activity.id, user.id)
+    if view.expired_offers:  # rare: pass lapsed offers on first, then look again
+        _expire_offers_locked(activity, now)
+        view = _seat_view(activity_id, user, now)
+    p = view.mine
     if p is not None and p.state in SEAT_HOLDING:
         raise SeatUnavailable("You already have a seat on this call.")
     if p is not None and p.state == State.WAITLISTED.value:
         raise SeatUnavailable("You are already on the waitlist for this call.")
-    _check_no_overlap(activity, user)
-    free = (activity.seats or 0) - taken_seats(activity.id, now)
+    if view.clash:
+        raise SeatUnavailable("This overlaps another booking of yours; cancel that one first.")
+    free = (activity.seats or 0) - view.taken
     delay = current_app.config.get("TESTING_BOOKING_DELAY", 0)
     if delay:
         time.sleep(delay)  # test-only: widen the gap between counting and writing
     p = p or _participation_for(activity, user, now)
     if free > 0:
         transition(p, State.BOOKED, user, now)
-    elif join_waitlist:
-        last = db.session.scalar(
-            select(func.max(Participation.waitlist_rank)).where(
-                Participation.activity_id == activity.id, Participation.state == State.WAITLISTED.value
-            )
-        )
-        p.waitlist_rank = (last or 0) + 1
-        transition(p, State.WAITLISTED, user, now, note="call full")
-    else:
+        return Booking(p, activity.kind, State.BOOKED.value, None)
+    if not join_waitlist:
         raise SeatUnavailable("Sorry, the last seat has just gone.")
-    return p
+    # Everyone waiting has a rank of at most ``last_rank``: the newcomer is behind all of them.
+    p.waitlist_rank = (view.last_rank or 0) + 1
+    position = view.waiting + 1
+    transition(p, State.WAITLISTED, user, now, note="call full", position=position)
+    return Booking(p, activity.kind, State.WAITLISTED.value, position)
+
+
+def book_seat(activity_id: int, user: User, now: datetime, *, join_waitlist: bool = True) -> Participation:
+    """``book_place`` for callers that want the participation only."""
+    return book_place(activity_id, user, now, join_waitlist=join_waitlist).participation
 
 
 def waitlist_position(p: Participation) -> int | None:

@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, UniqueConstraint, event, false, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from program.accounts.models import User
@@ -142,7 +143,11 @@ class DebriefTask(db.Model):
     """Created when a participation is marked attended: this person owes a debrief by ``due_at``."""
 
     __tablename__ = "debrief_task"
-    __table_args__ = (Index("ix_debrief_task_user_status", "user_id", "status"),)
+    __table_args__ = (
+        Index("ix_debrief_task_user_status", "user_id", "status"),
+        # HR's submission status lists the latest due first: a page is read off this index (backwards).
+        Index("ix_debrief_task_due_at_id", "due_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participation_id: Mapped[int] = mapped_column(ForeignKey("participation.id", ondelete="CASCADE"), unique=True)
@@ -187,7 +192,17 @@ class Debrief(db.Model):
 
 class Answer(db.Model):
     __tablename__ = "answer"
-    __table_args__ = (UniqueConstraint("debrief_id", "question_id", name="uq_answer_debrief_question"),)
+    __table_args__ = (
+        UniqueConstraint("debrief_id", "question_id", name="uq_answer_debrief_question"),
+        # The learnings search on PostgreSQL (full text, GIN). Empty on SQLite, where the column stays NULL.
+        Index(
+            "ix_answer_search_vector",
+            "search_vector",
+            postgresql_using="gin",
+            postgresql_where=text("search_vector IS NOT NULL"),
+            sqlite_where=text("search_vector IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     debrief_id: Mapped[int] = mapped_column(ForeignKey("debrief.id", ondelete="CASCADE"), index=True)
@@ -195,6 +210,10 @@ class Answer(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")  # text answers, single choice, yes/no, ISO date
     number: Mapped[int | None] = mapped_column()  # rating
     choices_json: Mapped[str] = mapped_column(Text, default="[]")  # multiple choice
+    # PostgreSQL: the words of ``text`` (config "simple": no language, no stemming), kept by the trigger below on
+    # every insert and every change of ``text``, whoever writes the row. SQLite: always NULL (its search is a LIKE).
+    # Never loaded with the answer.
+    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
 
     debrief: Mapped[Debrief] = relationship(back_populates="answers")
     question: Mapped[DebriefQuestion] = relationship()
@@ -206,6 +225,24 @@ class Answer(db.Model):
 
     def set_choices(self, values: list[Any]) -> None:
         self.choices_json = json.dumps(list(values))
+
+
+# The trigger that keeps ``answer.search_vector``; the migration creates the same (a10a00000006), and this makes
+# it for schemas built from the models (the tests).
+ANSWER_SEARCH_FUNCTION = """
+CREATE OR REPLACE FUNCTION answer_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search_vector := CASE WHEN NEW.text <> '' THEN to_tsvector('simple', NEW.text) END;
+    RETURN NEW;
+END
+$$
+"""
+ANSWER_SEARCH_TRIGGER = (
+    "CREATE TRIGGER answer_search_vector BEFORE INSERT OR UPDATE OF text ON answer "
+    "FOR EACH ROW EXECUTE FUNCTION answer_search_vector()"
+)
+event.listen(Answer.__table__, "after_create", DDL(ANSWER_SEARCH_FUNCTION).execute_if(dialect="postgresql"))
+event.listen(Answer.__table__, "after_create", DDL(ANSWER_SEARCH_TRIGGER).execute_if(dialect="postgresql"))
 
 
 class AnswerCode(db.Model):

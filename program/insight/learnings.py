@@ -5,6 +5,10 @@ routes parse the request, templates only render what comes back (they never quer
 
 Rules kept here:
 - only SUBMITTED debriefs feed the learnings;
+- a search finds the learnings containing every word typed (in any case), a word also finding longer words
+  it begins ("onboard" finds "onboarding"). On PostgreSQL the words are looked up in a full-text index
+  (``answer.search_vector``, GIN) and then matched exactly as typed; SQLite matches with LIKE alone (there a
+  piece from the middle of a word also matches);
 - a learning is a non-empty text answer that the sharing rules (``permissions.shared_answers``) let this
   viewer read: its question is flagged "shared in the learnings feed", the debrief is not kept out of the
   feed, and a shadow day's answers are for leaders, HR and admins unless the writer shared them with everyone;
@@ -13,11 +17,12 @@ Rules kept here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, Text, case, cast, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -31,6 +36,10 @@ from program.insight.permissions import can_read_shared_answer, shared_answers
 from program.rides.models import RideAlongCall
 
 MAX_SEARCH_TERMS = 8
+# The pager counts matches up to this many and then says "more than"; an exact count of a large feed costs
+# more than the page itself.
+COUNT_CAP = 1000
+_WORD = re.compile(r"[^\W_]")  # a letter or digit: something the full-text parser makes a word of
 
 
 def _like(term: str) -> str:
@@ -89,8 +98,7 @@ def learnings_query(f: LearningFilters, viewer: User | None = None) -> Select:
         )
         .order_by(Debrief.submitted_at.desc(), Debrief.id.desc(), DebriefQuestion.position, Answer.id)
     )
-    for term in f.q.split()[:MAX_SEARCH_TERMS]:  # every word must appear, in any case
-        stmt = stmt.where(Answer.text.ilike(_like(term), escape="/"))
+    stmt = _search(stmt, f.q.split()[:MAX_SEARCH_TERMS])
     if f.kind:
         stmt = stmt.where(Activity.kind == f.kind)
     if f.segment:
@@ -103,6 +111,29 @@ def learnings_query(f: LearningFilters, viewer: User | None = None) -> Select:
     if end:
         stmt = stmt.where(Debrief.submitted_at < end)
     return stmt
+
+
+def _prefix_query(words: str):
+    """The tsquery "every word, or a longer word it begins": PostgreSQL splits the words as it splits the
+    answers (``plainto_tsquery``), and each word ``w`` becomes ``('w' | 'w':*)`` — the same matches as the
+    prefix alone, but the planner then knows how common a whole word is (it has no statistics for prefixes)."""
+    simple = literal_column("'simple'::regconfig")
+    plain = cast(func.plainto_tsquery(simple, words), Text)
+    return func.to_tsquery(simple, func.regexp_replace(plain, "'([^']*)'", r"('\1' | '\1':*)", "g"))
+
+
+def _search(stmt: Select, terms: list[str]) -> Select:
+    """Every term must appear in the answer, in any case. On PostgreSQL the full-text index finds the answers
+    with the terms' words; a term of letters and digits only is then found (its word, or a longer one it
+    begins), and a term with other characters in it ("e-mail", "3.5") is also matched as typed (ILIKE).
+    SQLite matches every term with LIKE."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return stmt.where(*(Answer.text.ilike(_like(term), escape="/") for term in terms))
+    words = " ".join(term for term in terms if _WORD.search(term))
+    if words:
+        stmt = stmt.where(Answer.search_vector.op("@@")(_prefix_query(words)))
+    exact = [term for term in terms if not term.isalnum()]
+    return stmt.where(*(Answer.text.ilike(_like(term), escape="/") for term in exact))
 
 
 def useful_counts(answer_ids: Sequence[int], viewer: User) -> dict[int, tuple[int, bool]]:
@@ -121,10 +152,43 @@ def useful_counts(answer_ids: Sequence[int], viewer: User) -> dict[int, tuple[in
     return {answer_id: (count, bool(mine)) for answer_id, count, mine in rows}
 
 
-def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int):
-    """(pagination, items) for one page of the feed; a fixed number of queries whatever the page size."""
-    pagination = db.paginate(learnings_query(f, viewer), page=page, per_page=per_page, error_out=False)
-    answers: list[Answer] = list(pagination.items)
+@dataclass(frozen=True)
+class LearningPage:
+    """One page of the feed, shaped like Flask-SQLAlchemy's pagination for the pager; ``total`` is None when
+    more than ``COUNT_CAP`` learnings match (then ``has_next`` says whether another page follows)."""
+
+    page: int
+    per_page: int
+    total: int | None
+    has_next: bool
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max((self.total + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int) -> tuple[LearningPage, list]:
+    """(pager, items) for one page of the feed; a fixed number of queries whatever the page size and the data:
+    the page (one row more, to know whether another follows), the count up to ``COUNT_CAP``, the "useful"
+    marks, and the activities' links (a kind may read the viewer's places)."""
+    stmt = learnings_query(f, viewer)
+    rows: list[Answer] = list(db.session.scalars(stmt.limit(per_page + 1).offset((page - 1) * per_page)).unique().all())
+    answers, more = rows[:per_page], len(rows) > per_page
+    counted = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).limit(COUNT_CAP + 1).subquery()))
+    total = counted if counted <= COUNT_CAP else None
+    pager = LearningPage(page, per_page, total, more if total is None else page * per_page < total)
     useful = useful_counts([a.id for a in answers], viewer)
     links = activity_links([a.debrief.task.activity for a in answers], viewer)
     items = []
@@ -146,7 +210,7 @@ def learning_page(f: LearningFilters, viewer: User, page: int, per_page: int):
                 marked=marked,
             )
         )
-    return pagination, items
+    return pager, items
 
 
 def learning_answer(answer_id: int, viewer: User) -> Answer | None:

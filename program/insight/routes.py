@@ -8,7 +8,8 @@ leaders, HR and admins. Everyone else gets 404 (the page or the item does not ex
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -83,6 +84,7 @@ def learnings():
         segments=SEGMENTS,
         departments=feed.departments(),
         leader_view=sees_leader_shared(current_user),
+        count_cap=feed.COUNT_CAP,
     )
 
 
@@ -173,6 +175,17 @@ def update_tactic(tactic_id: int):
 # --- insight -----------------------------------------------------------------------------------
 
 INSIGHT_ARGS = ("segment", "stage", "kind", "from", "to", "group_by")
+# Without dates in the address the insight covers the last 90 days (shown in the form): the reason codes of all
+# time are counted only when asked for (both dates left empty), so the page's cost does not grow with history.
+DEFAULT_DAYS = 90
+
+
+def _insight_args() -> dict[str, str]:
+    f = _args(request.args, INSIGHT_ARGS)
+    if "from" not in request.args and "to" not in request.args:
+        today = utcnow().astimezone(ZoneInfo(viewer_timezone())).date()
+        f["from"] = (today - timedelta(days=DEFAULT_DAYS)).isoformat()
+    return f
 
 
 def _require_insight() -> None:
@@ -196,7 +209,7 @@ def _insight_filters(f: dict[str, str]) -> reason_codes.InsightFilters:
 @login_required
 def index():
     _require_insight()
-    f = _args(request.args, INSIGHT_ARGS)
+    f = _insight_args()
     report = reason_codes.insight_report(_insight_filters(f))
     svgs = {
         table.category: charts.bar_chart(
@@ -212,11 +225,12 @@ def index():
         report=report,
         charts=svgs,
         f={**f, "group_by": report.filters.group_by},
-        csv_args=_kept(f),
+        csv_args={**_kept(f), "from": f["from"]},  # the CSV covers what the page shows, all time included
         segments=SEGMENTS,
         stages=FUNNEL_STAGES,
         kinds=KINDS,
         dimensions=reason_codes.DIMENSIONS,
+        default_days=DEFAULT_DAYS,
     )
 
 
@@ -225,7 +239,7 @@ def index():
 def index_csv():
     """The same filtered table as a CSV download. Returned whole: it is one line per reason code."""
     _require_insight()
-    f = _args(request.args, INSIGHT_ARGS)
+    f = _insight_args()
     report = reason_codes.insight_report(_insight_filters(f))
     filename = f"reason-codes-by-{report.filters.group_by}-{utcnow():%Y-%m-%d}.csv"
     return Response(

@@ -39,7 +39,7 @@ def index():
         "segment": request.args.get("segment", ""),
         "stage": request.args.get("stage", ""),
         "call_type": request.args.get("call_type", ""),
-        "rep": request.args.get("rep", type=int),
+        "rep": (request.args.get("rep") or "").strip()[:120],
         "from": request.args.get("from", ""),
         "to": request.args.get("to", ""),
         "free": request.args.get("free", ""),
@@ -75,7 +75,6 @@ def index():
         segments=SEGMENTS,
         stages=FUNNEL_STAGES,
         call_types=CALL_TYPES,
-        reps=services.hosts_with_calls(),
         now=now,
         can_offer=services.can_offer_calls(current_user),
     )

@@ -62,10 +62,16 @@ def reveals_account(activity: Activity, viewer: User, participation=_UNSET) -> b
     return p is not None and p.state in (State.BOOKED.value, State.ATTENDED.value, State.NO_SHOW.value)
 
 
-def reveals_accounts(activities: list[Activity], viewer: User) -> dict[int, bool]:
-    """``reveals_account`` for many ride-alongs: the viewer's seats on the hidden ones read in one query."""
+def reveals_accounts(
+    activities: list[Activity], viewer: User, places: dict[int, Participation | None] | None = None
+) -> dict[int, bool]:
+    """``reveals_account`` for many ride-alongs: the viewer's seats on the hidden ones read in one query (none
+    when the caller passes the viewer's ``places``, activity id -> participation or None)."""
     hidden = [a.id for a in activities if a.ride is not None and a.ride.hide_account]
-    mine = participations_for(viewer, hidden) if hidden else {}
+    if places is not None:
+        mine = {aid: p for aid, p in places.items() if p is not None}
+    else:
+        mine = participations_for(viewer, hidden) if hidden else {}
     return {a.id: reveals_account(a, viewer, mine.get(a.id)) for a in activities}
 
 
@@ -253,11 +259,6 @@ def call_data_from(activity: Activity) -> CallData:
     )
 
 
-def hosts_with_calls() -> list[User]:
-    ids = select(Activity.host_id).where(Activity.kind == ActivityKind.RIDE_ALONG.value).distinct()
-    return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name)))
-
-
 def participations_for(user: User, activity_ids: list[int]) -> dict[int, Participation]:
     if not activity_ids:
         return {}
@@ -271,6 +272,11 @@ def count_rides() -> int:
     return db.session.scalar(select(func.count(RideAlongCall.activity_id)))
 
 
+def _contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally anywhere ('/' is the escape character)."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
 @dataclass(frozen=True)
 class CallFilter:
     """The browse page's filters; ``day_from``/``day_to`` are local days in ``tz`` (the viewer's)."""
@@ -278,7 +284,7 @@ class CallFilter:
     segment: str = ""
     stage: str = ""
     call_type: str = ""
-    rep: int | None = None
+    rep: str = ""  # a piece of the rep's (host's) name, any case
     day_from: date | None = None
     day_to: date | None = None
     free_only: bool = False
@@ -302,7 +308,7 @@ def browse_calls(f: CallFilter, tz: str, now: datetime, page: int, per_page: int
     if f.call_type:
         stmt = stmt.where(RideAlongCall.call_type == f.call_type)
     if f.rep:
-        stmt = stmt.where(Activity.host_id == f.rep)
+        stmt = stmt.where(Activity.host.has(User.name.ilike(_contains(f.rep), escape="/")))
     if f.day_from:
         stmt = stmt.where(Activity.starts_at >= datetime.combine(f.day_from, time(0), zone).astimezone(UTC))
     if f.day_to:

@@ -155,6 +155,51 @@ def test_date_range_is_read_in_the_viewers_timezone(login, make):
     assert "Late-night learning" in london.get("/learnings?from=2026-11-21&to=2026-11-21").get_data(as_text=True)
 
 
+def test_search_finds_words_their_beginnings_and_terms_as_typed(login, make, now):
+    """The same learnings on both databases: whole words and word beginnings in any case; a term with
+    punctuation in it matched as typed; every term must appear."""
+    a = learned(make, "Onboarding takes 3.5 weeks; the e-mail sequence confuses buyers.")
+    b = learned(make, "Email is where onboarding questions land.", at=now - timedelta(hours=1))
+    client = login(make.user())
+
+    def ids(query: str) -> set[int]:
+        html = client.get(f"/learnings?{query}").get_data(as_text=True)
+        return {int(n) for n in re.findall(r'<tr id="learning-(\d+)"', html)}
+
+    A, B = answer_id(a), answer_id(b)
+    assert ids("q=onboard") == {A, B}  # a word's beginning
+    assert ids("q=ONBOARDING+weeks") == {A}
+    assert ids("q=e-mail") == {A}  # as typed: "Email" is not "e-mail"
+    assert ids("q=email") == {B}
+    assert ids("q=3.5") == {A}
+    assert ids("q=3.6") == set()
+    assert ids("q=onboard+nothing") == set()
+
+
+def test_an_edited_answer_is_found_by_its_new_words(login, make, now):
+    """On PostgreSQL the search reads a column the database keeps in step with the text (a trigger)."""
+    debrief = learned(make, "Procurement stalls deals.")
+    answer = db.session.get(Answer, answer_id(debrief))
+    client = login(make.user())
+    assert f"learning-{answer.id}" in client.get("/learnings?q=procurement").get_data(as_text=True)
+    answer.text = "Legal review stalls deals."
+    db.session.commit()
+    assert f"learning-{answer.id}" not in client.get("/learnings?q=procurement").get_data(as_text=True)
+    assert f"learning-{answer.id}" in client.get("/learnings?q=legal").get_data(as_text=True)
+
+
+def test_a_long_feed_is_counted_up_to_a_thousand(login, make, now, monkeypatch):
+    monkeypatch.setattr(learnings, "COUNT_CAP", 4)
+    for n in range(6):
+        learned(make, f"Learning number {n}.", at=now - timedelta(minutes=n))
+    client = login(make.user())
+    first = client.get("/learnings?per_page=5").get_data(as_text=True)
+    assert "Page 1 · more than 4 in all" in first and 'rel="next"' in first
+    second = client.get("/learnings?per_page=5&page=2").get_data(as_text=True)
+    assert second.count('<tr id="learning-') == 1 and 'rel="next"' not in second and 'rel="prev"' in second
+    assert "1 in all" in client.get("/learnings?q=5&per_page=5").get_data(as_text=True)  # under the cap: exact
+
+
 def test_feed_is_paginated(login, make, now):
     for n in range(7):
         learned(make, f"Learning number {n}.", at=now - timedelta(minutes=n))
@@ -466,7 +511,28 @@ def test_insight_page_shows_table_quotes_and_charts(as_role, coded):
     assert "<script" not in html and 'style="' not in html
     stage = client.get("/insight?group_by=stage&segment=SMB").get_data(as_text=True)
     assert 'value="stage" selected' in stage and "Opportunity" in stage and "2 submitted debriefs" in stage
-    assert 'href="/insight.csv?segment=SMB&amp;group_by=stage"' in stage
+    # the last 90 days unless dates are given: the form and the CSV link say so
+    assert 'name="from" type="date" value="2026-08-25"' in stage
+    assert 'href="/insight.csv?segment=SMB&amp;from=2026-08-25&amp;group_by=stage"' in stage
+
+
+def test_insight_covers_ninety_days_unless_asked_for_all_time(as_role, coded, make, now):
+    long_ago = make.ride_along(
+        starts_in=timedelta(days=10), now=now - timedelta(days=130), segment="Enterprise", stage="SQL"
+    )
+    make.submit_debrief(
+        make.attended_task(ride=long_ago), {"why_buy": [("Saves time", "")]}, at=now - timedelta(days=118)
+    )
+    db.session.commit()
+    client, _ = as_role("hr")
+    assert "3 submitted debriefs match" in client.get("/insight").get_data(as_text=True)
+    all_time = client.get("/insight?from=&to=").get_data(as_text=True)
+    assert "4 submitted debriefs match" in all_time
+    assert 'href="/insight.csv?from="' in all_time  # the CSV is all time too
+    rows = list(csv.reader(io.StringIO(client.get("/insight.csv?from=").data.decode("utf-8"))))
+    saves_time = next(row for row in rows if row[1] == "Saves time")
+    assert saves_time[rows[0].index("All (count)")] == "3"  # D1, D3 and the old one
+    assert "4 submitted debriefs match" in client.get("/insight?to=2026-11-23").get_data(as_text=True)  # a date given
 
 
 def test_csv_reads_back_with_the_same_numbers_and_no_formulas(as_role, coded):

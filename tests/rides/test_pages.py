@@ -114,6 +114,23 @@ def test_browse_filters_and_seats(login, make, now):
     assert b"Open Co" in dated.data and b"Full Co" not in dated.data
 
 
+def test_rep_filter_searches_names_instead_of_listing_every_host(login, make):
+    rita, sam = make.user(department="Sales", name="Rita Rep"), make.user(department="Sales", name="Sam O_Seller")
+    make.ride_along(rita, account="Rita Co")
+    make.ride_along(sam, account="Sam Co", starts_in=timedelta(days=3))
+    hosts = [make.user(department="Sales", name=f"Quiet Host {n}") for n in range(5)]  # no calls at all
+    c = login(make.marketer())
+    page = c.get("/ride-alongs/").get_data(as_text=True)
+    assert "Rita Co" in page and "Sam Co" in page
+    assert not any(h.name in page for h in hosts)  # the filter no longer lists every host
+    assert 'name="rep" type="search"' in page
+    rita_only = c.get("/ride-alongs/?rep=RITA").get_data(as_text=True)
+    assert "Rita Co" in rita_only and "Sam Co" not in rita_only and 'value="RITA"' in rita_only
+    assert "Sam Co" in c.get("/ride-alongs/?rep=o_s").get_data(as_text=True)  # _ is literal
+    assert "Rita Co" not in c.get("/ride-alongs/?rep=o_s").get_data(as_text=True)
+    assert "No ride-alongs match" in c.get("/ride-alongs/?rep=%25%25nobody").get_data(as_text=True)
+
+
 def test_browse_query_count_does_not_grow(login, make, now, count_queries):
     viewer = make.marketer()
     c = login(viewer)
