@@ -90,3 +90,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python .ci/bench_reports.py
 	@bash .ci/postgres "$(TEST_PG_URL)"
 	TEST_DATABASE_URL="$(TEST_PG_URL)" $(BIN)/python .ci/bench_jobs.py
+	TEST_DATABASE_URL="$(TEST_PG_URL)" $(BIN)/python .ci/bench_pages.py --reuse
