@@ -54,7 +54,7 @@ def measure(name: str, fn, results: dict) -> None:
 
 def run_size(url: str, export_dir: str, people: int, participations: int) -> dict:
     from program.accounts.models import User
-    from program.goals.services import dashboard_context
+    from program.goals.dashboards import dashboard_context
     from program.reports import jobs
     from program.reports.services import ReportFilters
     from tests.factories.reports_scale import populate

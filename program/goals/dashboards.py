@@ -13,24 +13,24 @@ Every function here issues a fixed number of queries.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from program import charts as svg_charts
 from program.accounts.models import Department, Team, User
 from program.activities.kinds import ActivityLink, activity_links
 from program.activities.models import Activity, ActivityKind, Participation, State
-from program.activities.queries import seat_counts
 from program.debriefs.models import DebriefTask
 from program.extensions import db
 from program.goals import charts
-from program.goals.numbers import ON_IT, open_activities
+from program.goals.numbers import ON_IT, open_seat, seats_taken
 from program.goals.permissions import can_view_org_progress
-from program.goals.progress import GoalBook, current_progress, month_bounds
+from program.goals.progress import GoalBook, current_progress, iter_current_progress, month_bounds
 from program.goals.status import LONGER, LONGER_LABEL, PersonProgress, Progress, Status
 from program.periods import Period, local_today
 from program.rides.models import FUNNEL_STAGES, SEGMENTS, RideAlongCall
@@ -69,26 +69,40 @@ def suggestions_for(
     user: User, goals: list[Progress], now: datetime, tz: str, limit: int = SUGGESTIONS
 ) -> list[Suggestion]:
     """Upcoming activities with an open seat, inside the period of a goal not met yet, that this person
-    neither hosts nor is already on — soonest first. Three queries at most."""
+    neither hosts nor is already on — soonest first. One query: per kind wanted, the activities from now to
+    the end of the goal's period in start order (the (kind, starts_at) index), the open-seat conditions
+    checked on each row, stopping at ``limit``; then the soonest ``limit`` of those, loaded with their hosts."""
     wanted = {p.kind: p for p in goals if p.remaining > 0 and p.days_left > 0}
     if not wanted:
         return []
     ends = {kind: Period.containing(p.goal.period, p.start).bounds(tz)[1] for kind, p in wanted.items()}
-    o = open_activities(now, max(ends.values()))
     already = exists().where(
         Participation.activity_id == Activity.id, Participation.user_id == user.id, Participation.state.in_(ON_IT)
     )
-    rows = (
-        db.session.scalars(
-            select(Activity)
-            .join(o, o.c.id == Activity.id)
-            .options(joinedload(Activity.host))
+    taken = seats_taken(Activity, now)
+    branches = []
+    for kind, end in ends.items():
+        soonest = (
+            select(Activity.id.label("id"), Activity.starts_at.label("starts_at"), taken.label("taken"))
             .where(
-                or_(*[and_(Activity.kind == kind, Activity.starts_at < end) for kind, end in ends.items()]),
+                Activity.kind == kind,
+                Activity.starts_at < end,
+                *open_seat(Activity, now, taken),
                 Activity.host_id != user.id,
                 ~already,
             )
             .order_by(Activity.starts_at, Activity.id)
+            .limit(limit)
+            .subquery()
+        )
+        branches.append(select(soonest.c.id, soonest.c.starts_at, soonest.c.taken))
+    found = union_all(*branches).subquery("found")
+    rows = (
+        db.session.execute(
+            select(Activity, found.c.taken)
+            .join(found, found.c.id == Activity.id)
+            .options(joinedload(Activity.host))
+            .order_by(found.c.starts_at, found.c.id)
             .limit(limit)
         )
         .unique()
@@ -96,14 +110,18 @@ def suggestions_for(
     )
     if not rows:
         return []
-    counts = seat_counts([a.id for a in rows], now)
-    links = activity_links(rows, user)
-    return [Suggestion(a, links[a.id], wanted[a.kind], max((a.seats or 0) - counts[a.id].taken, 0)) for a in rows]
+    links = activity_links([a for a, _ in rows], user)
+    return [Suggestion(a, links[a.id], wanted[a.kind], max((a.seats or 0) - int(taken or 0), 0)) for a, taken in rows]
 
 
-def my_goals(user: User, now: datetime, tz: str, book: GoalBook | None = None) -> MyGoals:
-    people = current_progress([User.id == user.id], now, tz, book=book)
-    person = people[0] if people else None
+def my_goals(
+    user: User, now: datetime, tz: str, book: GoalBook | None = None, person: PersonProgress | None = None
+) -> MyGoals:
+    """The person's goals (``person`` when their progress was already worked out, e.g. in the organisation's)
+    and suggestions."""
+    if person is None:
+        people = current_progress([User.id == user.id], now, tz, book=book)
+        person = people[0] if people else None
     suggestions = suggestions_for(user, person.goals, now, tz) if person else []
     return MyGoals(person, suggestions)
 
@@ -136,11 +154,29 @@ class OverdueDebrief:
     link: ActivityLink
 
 
+class PeoplePage:
+    """One page of a list of people, shaped like Flask-SQLAlchemy's pagination for the pager macro."""
+
+    def __init__(self, people: list[PersonProgress], page: int, per_page: int) -> None:
+        self.total = len(people)
+        self.per_page = per_page
+        self.pages = max((self.total + per_page - 1) // per_page, 1)
+        self.page = min(max(page, 1), self.pages)
+        self.items = people[(self.page - 1) * per_page : self.page * per_page]
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
 @dataclass
 class TeamSummary:
     people: list[PersonProgress]
     overdue: list[OverdueDebrief]
     overdue_total: int
+
+    def page(self, page: int, per_page: int, status: str = "") -> PeoplePage:
+        """A page of the team (in the usual order: department, then name), only ``status`` when given."""
+        people = [p for p in self.people if p.status_key == status] if status else self.people
+        return PeoplePage(people, page, per_page)
 
     @property
     def needing_attention(self) -> list[PersonProgress]:
@@ -206,23 +242,26 @@ class Rollup:
             return None
         return 100 if not self.target else round(100 * self.achieved / self.target)
 
-    def add(self, person: PersonProgress) -> None:
+    def add(self, person: PersonProgress, standing: tuple[str, int, int] | None = None) -> None:
+        """Count one person in (``standing``: their ``PersonProgress.standing()``, when already worked out)."""
+        status_key, target, achieved = standing or person.standing()
         self.people += 1
-        self.statuses[person.status_key] += 1
-        if person.has_goal:
+        self.statuses[status_key] += 1
+        if person.goals:
             self.with_goal += 1
-            self.target += person.target or 0
-            self.achieved += person.achieved
+            self.target += target
+            self.achieved += achieved
 
 
-def rollups(people: list[PersonProgress]) -> tuple[list[Rollup], Rollup]:
+def rollups(people: Iterable[PersonProgress]) -> tuple[list[Rollup], Rollup]:
     """Per-department roll-ups (in the order the people come: by department name) and the total."""
     by_name: dict[str, Rollup] = {}
     total = Rollup("All departments")
     for person in people:
         name = person.department or "No department"
-        by_name.setdefault(name, Rollup(name)).add(person)
-        total.add(person)
+        standing = person.standing()
+        by_name.setdefault(name, Rollup(name)).add(person, standing)
+        total.add(person, standing)
     return list(by_name.values()), total
 
 
@@ -290,6 +329,7 @@ class OrgSummary:
     trend: list[TrendMonth]
     coverage: dict[tuple[str, str], int]
     charts: dict[str, object]
+    viewer: PersonProgress | None = None  # the viewer's own progress, when they asked for it and are counted
 
 
 def org_charts(departments: list[Rollup], total: Rollup, trend: list[TrendMonth], cover: dict) -> dict[str, object]:
@@ -329,12 +369,22 @@ def status_chart(statuses: Counter, chart_id: str = "status-chart", title: str =
     return svg_charts.bar_chart(title, data, chart_id=chart_id)
 
 
-def org_summary(now: datetime, tz: str, book: GoalBook | None = None) -> OrgSummary:
-    people = current_progress([], now, tz, book=book)
-    departments, total = rollups(people)
+def org_summary(now: datetime, tz: str, book: GoalBook | None = None, viewer_id: int | None = None) -> OrgSummary:
+    """The organisation's roll-ups, trend and coverage. Everyone's progress streams through the roll-ups
+    (none is kept, but the viewer's own when ``viewer_id`` is given: their dashboard shows it)."""
+    seen: list[PersonProgress] = []
+
+    def everyone() -> Iterator[PersonProgress]:
+        for person in iter_current_progress([], now, tz, book=book):
+            if person.user_id == viewer_id:
+                seen.append(person)
+            yield person
+
+    departments, total = rollups(everyone())
     trend = monthly_trend(now, tz)
     cover = coverage(now, tz)
-    return OrgSummary(departments, total, trend, cover, org_charts(departments, total, trend, cover))
+    charts = org_charts(departments, total, trend, cover)
+    return OrgSummary(departments, total, trend, cover, charts, seen[0] if seen else None)
 
 
 # --- the dashboard -------------------------------------------------------------------------------
@@ -354,9 +404,13 @@ def dashboard_context(user: User, now: datetime) -> dict:
     roll-ups, trend and coverage heatmap (HR and admins). A fixed number of queries whatever the data."""
     tz = user.timezone or default_timezone()
     book = GoalBook.load()
-    dash = GoalsDashboard(me=my_goals(user, now, tz, book), today=local_today(now, tz))
+    # Everyone's progress is worked out once: HR's own goals are read from the organisation's.
+    org = org_summary(now, tz, book, viewer_id=user.id) if can_view_org_progress(user) else None
+    dash = GoalsDashboard(
+        me=my_goals(user, now, tz, book, person=org.viewer if org else None),
+        org=org,
+        today=local_today(now, tz),
+    )
     if is_manager(user):
         dash.team = team_summary(user, now, tz, book)
-    if can_view_org_progress(user):
-        dash.org = org_summary(now, tz, book)
     return {"goals_dash": dash}

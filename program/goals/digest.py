@@ -23,7 +23,8 @@ from program.accounts.models import Team, User
 from program.debriefs.models import Debrief
 from program.extensions import db
 from program.goals.dashboards import TeamSummary, team_summary, team_where
-from program.goals.numbers import people_numbers
+from program.goals.numbers import load_tallies
+from program.goals.progress import GoalBook
 from program.goals.status import KIND_LABELS, KINDS, PersonProgress
 from program.jobs import claim
 from program.mail.services import queue_email
@@ -85,17 +86,17 @@ def week_key(manager: User, now: datetime) -> str:
     return f"digest:{manager.id}:{year}-W{week:02d}"
 
 
-def build_digest(manager: User, now: datetime) -> Digest | None:
+def build_digest(manager: User, now: datetime, book: GoalBook | None = None) -> Digest | None:
     """The digest for one manager, or None when they have no one to report on. A fixed number of queries."""
     tz = manager.timezone or "UTC"
-    team = team_summary(manager, now, tz)
+    team = team_summary(manager, now, tz, book)
     if not team.people:
         return None
     today = local_today(now, tz)
     first = today - timedelta(days=7)
     start, end = local_bounds(first, today, tz)
     where = team_where(manager)
-    rows = db.session.execute(people_numbers(where, start, end, now)).all()
+    tallies = load_tallies(where, [(start, end)], now)
     submitted = dict(
         db.session.execute(
             select(Debrief.author_id, func.count(Debrief.id))
@@ -104,16 +105,18 @@ def build_digest(manager: User, now: datetime) -> Digest | None:
             .group_by(Debrief.author_id)
         ).all()
     )
-    week = [
-        WeekLine(
-            user_id=row.id,
-            name=row.name,
-            attended={KIND_LABELS[k]: int(getattr(row, f"{k}__attended")) for k in KINDS},
-            no_shows=sum(int(getattr(row, f"{k}__no_show")) for k in KINDS),
-            submitted=int(submitted.get(row.id, 0)),
+    week = []
+    for person in team.people:  # the same people, in the same order
+        numbers = {k: tallies.kind_numbers(person.user_id, k) for k in KINDS}
+        week.append(
+            WeekLine(
+                user_id=person.user_id,
+                name=person.name,
+                attended={KIND_LABELS[k]: numbers[k].attended for k in KINDS},
+                no_shows=sum(n.no_show for n in numbers.values()),
+                submitted=int(submitted.get(person.user_id, 0)),
+            )
         )
-        for row in rows
-    ]
     return Digest(
         manager=manager,
         first_day=first.strftime("%d %b"),
@@ -132,8 +135,9 @@ def _goal_text(person: PersonProgress) -> str:
 def send_digests(now: datetime) -> int:
     """Queue this week's digest for every manager who hasn't had it yet; returns how many were queued."""
     sent = 0
+    book = GoalBook.load()  # the goals, read once for every manager
     for manager in managers():
-        digest = build_digest(manager, now)
+        digest = build_digest(manager, now, book)
         if digest is None or not claim(week_key(manager, now), now):
             continue
         queue_email(

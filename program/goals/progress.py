@@ -14,7 +14,6 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -22,9 +21,9 @@ from sqlalchemy import select
 from program.accounts.models import User
 from program.extensions import db
 from program.goals.models import Goal, Scope
-from program.goals.numbers import leaves_for, open_totals, people_numbers, person_from_row
+from program.goals.numbers import leaves_for, load_tallies, people_statement, person_from_row
 from program.goals.status import KINDS, LongerGoal, PersonProgress, evaluate
-from program.periods import Period, Span, local_bounds, local_today, longer_than, unavailable_spans
+from program.periods import MONTHS_IN, Period, Span, local_bounds, local_today, longer_than, unavailable_spans
 
 # --- which goal applies --------------------------------------------------------------------------
 
@@ -34,11 +33,18 @@ def scope_key(scope: Scope | str, value: object) -> str:
 
 
 class GoalBook:
-    """Every goal, indexed so the most specific one for a person and kind is a few dict look-ups."""
+    """Every goal, indexed so the most specific one for a person and kind is a few dict look-ups (and the
+    answer for everyone sharing a role, department and team without a goal of their own is worked out once)."""
 
     def __init__(self, goals: Sequence[Goal]) -> None:
         self.goals = list(goals)
         self._by_key = {(g.kind, g.scope_key): g for g in self.goals}
+        self._personal: dict[int, dict[str, Goal]] = {}
+        person = scope_key(Scope.PERSON, "")
+        for g in self.goals:
+            if g.scope_key.startswith(person) and g.scope_key[len(person) :].isdigit():
+                self._personal.setdefault(int(g.scope_key[len(person) :]), {})[g.kind] = g
+        self._shared: dict[tuple[str, int | None, int | None], dict[str, Goal]] = {}
 
     @classmethod
     def load(cls) -> GoalBook:
@@ -47,14 +53,7 @@ class GoalBook:
     def period_types(self) -> set[str]:
         return {g.period for g in self.goals}
 
-    def applicable(self, *, user_id: int, role: str, department_id: int | None, team_id: int | None) -> dict[str, Goal]:
-        """kind -> the goal that applies (person, else team, else department, else role); kinds with none are absent."""
-        keys = [scope_key(Scope.PERSON, user_id)]
-        if team_id:
-            keys.append(scope_key(Scope.TEAM, team_id))
-        if department_id:
-            keys.append(scope_key(Scope.DEPARTMENT, department_id))
-        keys.append(scope_key(Scope.ROLE, role))
+    def _first_of(self, keys: list[str]) -> dict[str, Goal]:
         found: dict[str, Goal] = {}
         for kind in KINDS:
             for key in keys:
@@ -64,105 +63,148 @@ class GoalBook:
                     break
         return found
 
+    def applicable(self, *, user_id: int, role: str, department_id: int | None, team_id: int | None) -> dict[str, Goal]:
+        """kind -> the goal that applies (person, else team, else department, else role); kinds with none are absent."""
+        shared = self._shared.get((role, department_id, team_id))
+        if shared is None:
+            keys = []
+            if team_id:
+                keys.append(scope_key(Scope.TEAM, team_id))
+            if department_id:
+                keys.append(scope_key(Scope.DEPARTMENT, department_id))
+            keys.append(scope_key(Scope.ROLE, role))
+            shared = self._shared[(role, department_id, team_id)] = self._first_of(keys)
+        own = self._personal.get(user_id)
+        if not own:
+            return shared  # shared by everyone in the same place: read it, don't change it
+        return {kind: own.get(kind) or shared[kind] for kind in KINDS if kind in own or kind in shared}
+
     def for_user(self, user: User) -> dict[str, Goal]:
-        return self.applicable(user_id=user.id, role=user.role, department_id=user.department_id, team_id=user.team_id)
+        return dict(
+            self.applicable(user_id=user.id, role=user.role, department_id=user.department_id, team_id=user.team_id)
+        )
 
 
-@dataclass
-class _Context:
-    book: GoalBook
-    leaves: dict[int, list[tuple[date, date]]]
-    today: date
-    tz: str
+def _away(joined: datetime, leaves: dict[int, list[tuple[date, date]]], user_id: int, tz: str) -> list[Span]:
+    return unavailable_spans(local_today(joined, tz), leaves.get(user_id, ()))
 
 
-def _away(ctx: _Context, person: PersonProgress, joined: datetime) -> list[Span]:
-    return unavailable_spans(local_today(joined, ctx.tz), ctx.leaves.get(person.user_id, ()))
+class PeriodProgress:
+    """Progress over one period for the people matching ``where``: what every person's progress is made of,
+    read once (three queries: goals unless given, the tallies, leave); ``people()`` streams the people (one
+    more) and ``person(row)`` builds one person's progress from their row, as often as needed — so a caller
+    may keep the plain rows and build only the people it shows."""
+
+    def __init__(
+        self, where: Sequence, now: datetime, tz: str, period: Period, *, book: GoalBook | None = None
+    ) -> None:
+        self.where, self.now, self.tz, self.period = list(where), now, tz, period
+        self.book = book or GoalBook.load()
+        self.today = local_today(now, tz)
+        self.tallies = load_tallies(where, [period.bounds(tz)], now)
+        self.leaves = leaves_for(where, period.start, period.end)
+        self._label = period.label
+        self._longer: dict[int, LongerGoal | None] = {}  # goal id -> how it is listed when its period is longer
+
+    def people(self, yield_per: int = 500) -> Iterator[tuple]:
+        """The people's rows (``people_statement``), as plain tuples, from a server-side cursor."""
+        stmt = people_statement(self.where).execution_options(yield_per=yield_per)
+        for row in db.session.execute(stmt).tuples():
+            yield tuple(row)
+
+    def person(self, row: tuple) -> PersonProgress:
+        """One person's numbers and goal progress. A goal whose own period is longer than the period is not
+        judged: it goes to ``person.longer`` with the period that holds it."""
+        period, longer = self.period, self._longer
+        person = person_from_row(row, self.tallies)
+        user_id, _, _, role, department_id, team_id, joined = row[:7]
+        goals = self.book.applicable(user_id=user_id, role=role, department_id=department_id, team_id=team_id)
+        away: list[Span] | None = None
+        for kind, goal in goals.items():
+            if goal.id not in longer:
+                longer[goal.id] = (
+                    LongerGoal(kind, goal, Period.containing(goal.period, period.start))
+                    if longer_than(goal.period, period.type)
+                    else None
+                )
+            if longer[goal.id] is not None:
+                person.longer.append(longer[goal.id])
+                continue
+            if away is None:
+                away = _away(joined, self.leaves, user_id, self.tz)
+            person.goals.append(
+                evaluate(
+                    goal,
+                    person.numbers[kind],
+                    start=period.start,
+                    end=period.end,
+                    period_label=self._label,
+                    today=self.today,
+                    away=away,
+                    open_total=self.tallies.open_total(kind),
+                )
+            )
+        return person
 
 
 def iter_progress(
     where: Sequence, now: datetime, tz: str, period: Period, *, yield_per: int = 500, book: GoalBook | None = None
 ) -> Iterator[PersonProgress]:
-    """Every matching person's numbers and goal progress over one period, streamed from a server-side
-    cursor in chunks of ``yield_per``. Four queries whatever the number of people. A goal whose own period
-    is longer than ``period`` is not judged: it goes to ``person.longer`` with the period that holds it."""
-    start, end = period.bounds(tz)
-    ctx = _Context(book or GoalBook.load(), leaves_for(where, period.start, period.end), local_today(now, tz), tz)
-    opened = open_totals(now, end)
-    stmt = people_numbers(where, start, end, now).execution_options(yield_per=yield_per)
-    for row in db.session.execute(stmt):
-        person = person_from_row(row)
-        goals = ctx.book.applicable(user_id=row.id, role=row.role, department_id=row.department_id, team_id=row.team_id)
-        away = _away(ctx, person, row.created_at)
-        for kind in KINDS:
-            if kind in goals and longer_than(goals[kind].period, period.type):
-                person.longer.append(LongerGoal(kind, goals[kind], Period.containing(goals[kind].period, period.start)))
-            elif kind in goals:
-                person.goals.append(
-                    evaluate(
-                        goals[kind],
-                        person.numbers[kind],
-                        start=period.start,
-                        end=period.end,
-                        period_label=period.label,
-                        today=ctx.today,
-                        away=away,
-                        open_total=opened.get(kind, 0),
-                    )
-                )
-        yield person
+    """Every matching person's numbers and goal progress over one period, the people streamed from a
+    server-side cursor in chunks of ``yield_per``. Four queries whatever the number of people (goals, the
+    tallies, leave, people); see ``PeriodProgress``."""
+    progress = PeriodProgress(where, now, tz, period, book=book)
+    for row in progress.people(yield_per):
+        yield progress.person(row)
 
 
 def current_progress(where: Sequence, now: datetime, tz: str, *, book: GoalBook | None = None) -> list[PersonProgress]:
     """Every matching person's progress on each goal over that goal's CURRENT period (the month, quarter,
-    half or year containing today in ``tz``). 2 + 2 × (kinds of period in use) queries."""
+    half or year containing today in ``tz``). Four queries (goals, the tallies, leave, people; on PostgreSQL
+    also the JIT switch) whatever the number of people or kinds of period in use: one tallies statement counts
+    every period at once (they all hold today, so they are nested)."""
+    return list(iter_current_progress(where, now, tz, book=book))
+
+
+def iter_current_progress(
+    where: Sequence, now: datetime, tz: str, *, book: GoalBook | None = None
+) -> Iterator[PersonProgress]:
+    """``current_progress`` one person at a time, for roll-ups that keep none of them: thousands of people
+    held at once cost a full garbage collection or two (~100 ms each at 5,000 people), one at a time nothing."""
     book = book or GoalBook.load()
     today = local_today(now, tz)
-    periods = {t: Period.containing(t, today) for t in sorted(book.period_types())}
-    if not periods:
-        periods = {"month": Period.containing("month", today)}
-    first = min(p.start for p in periods.values())
-    after = max(p.end for p in periods.values())
-    ctx = _Context(book, leaves_for(where, first, after), today, tz)
-    by_type: dict[str, dict[int, tuple[PersonProgress, datetime]]] = {}
-    opened: dict[str, dict[str, int]] = {}
-    order: list[int] = []
-    for t, period in periods.items():
-        start, end = period.bounds(tz)
-        rows = db.session.execute(people_numbers(where, start, end, now)).all()
-        by_type[t] = {row.id: (person_from_row(row), row.created_at) for row in rows}
-        if not order:
-            order = [row.id for row in rows]
-        opened[t] = open_totals(now, end)
-    people: list[PersonProgress] = []
-    any_type = next(iter(periods))
-    for user_id in order:
-        person, joined = by_type[any_type][user_id]
-        goals = book.applicable(
-            user_id=user_id, role=person.role, department_id=person.department_id, team_id=person.team_id
-        )
-        away = _away(ctx, person, joined)
+    types = sorted(book.period_types()) or ["month"]
+    periods = {t: Period.containing(t, today) for t in types}
+    nested = sorted(periods.values(), key=lambda p: MONTHS_IN[p.type])
+    window = {p.type.value: n for n, p in enumerate(nested)}
+    tallies = load_tallies(where, [p.bounds(tz) for p in nested], now)
+    leaves = leaves_for(where, nested[-1].start, nested[-1].end)
+    labels = {t: p.label for t, p in periods.items()}
+    # The numbers of a kind without a goal (shown nowhere) are over the first kind of period in use.
+    shown = window[types[0]]
+    for row in db.session.execute(people_statement(where)):
+        person = person_from_row(row, tallies, shown)
+        goals = book.applicable(user_id=row.id, role=row.role, department_id=row.department_id, team_id=row.team_id)
+        away = _away(row.created_at, leaves, row.id, tz) if goals else []
         for kind in KINDS:
             goal = goals.get(kind)
             if goal is None:
                 continue
-            period = periods[goal.period]
-            numbers = by_type[goal.period][user_id][0].numbers[kind]
-            person.numbers[kind] = numbers
+            period, n = periods[goal.period], window[goal.period]
+            numbers = person.numbers[kind] = tallies.kind_numbers(row.id, kind, n)
             person.goals.append(
                 evaluate(
                     goal,
                     numbers,
                     start=period.start,
                     end=period.end,
-                    period_label=period.label,
+                    period_label=labels[goal.period],
                     today=today,
                     away=away,
-                    open_total=opened[goal.period].get(kind, 0),
+                    open_total=tallies.open_total(kind, n),
                 )
             )
-        people.append(person)
-    return people
+        yield person
 
 
 def month_bounds(now: datetime, tz: str, months: int) -> list[tuple[Period, datetime, datetime]]:

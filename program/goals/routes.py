@@ -17,6 +17,7 @@ from program.goals import dashboards, services
 from program.goals.forms import GoalForm, LeaveForm
 from program.goals.models import Goal, Leave, Scope
 from program.goals.permissions import can_manage_goals, can_view_org_progress
+from program.goals.status import LONGER, STATUS_CHOICES
 from program.periods import local_today
 from program.timeutil import utcnow
 from program.web import ConfirmForm, page_args, run_post, save_form
@@ -48,7 +49,18 @@ def team():
         abort(404)
     now = utcnow()
     summary = dashboards.team_summary(current_user, now, viewer_timezone())
-    return render_template("goals/team.html", team=summary, now=now)
+    statuses = [(v, label) for v, label in STATUS_CHOICES if v != LONGER]  # each goal is judged over its own period
+    status = request.args.get("status", "")
+    status = status if status in dict(statuses) else ""
+    page, per_page = page_args(50)
+    return render_template(
+        "goals/team.html",
+        team=summary,
+        listing=summary.page(page, per_page, status),
+        status=status,
+        statuses=statuses,
+        now=now,
+    )
 
 
 @bp.route("/overview")

@@ -42,14 +42,14 @@ class Status(enum.StrEnum):
 
     @property
     def severity(self) -> int:
-        return _SEVERITY[self.value]
+        return _SEVERITY[self]
 
     @property
     def badge(self) -> str:
         return {"met": "ok", "on_track": "info", "at_risk": "warn", "behind": "bad"}[self.value]
 
 
-_SEVERITY = {s.value: n for n, s in enumerate(Status)}
+_SEVERITY = {s: n for n, s in enumerate(Status)}
 NO_GOAL = "no_goal"
 LONGER = "longer_period"  # every goal the person has runs over a longer period than the one reported
 LONGER_LABEL = "n/a (longer period)"
@@ -80,14 +80,19 @@ def classify(
     remaining = target - done
     if in_hand + ahead + open_seats < remaining:
         return Status.AT_RISK
-    if available and elapsed and Fraction(elapsed, available) >= PACE_MIN_SHARE:
-        projected = done + in_hand + ahead + Fraction(done, elapsed) * (available - elapsed)
-        if projected < target:
-            return Status.AT_RISK
+    # elapsed / available ≥ PACE_MIN_SHARE, and done + in_hand + ahead + done / elapsed × (available − elapsed)
+    # < target: the same comparisons in whole numbers (both sides multiplied by positive denominators).
+    if (
+        available > 0
+        and elapsed > 0
+        and elapsed * PACE_MIN_SHARE.denominator >= available * PACE_MIN_SHARE.numerator
+        and (done + in_hand + ahead - target) * elapsed + done * (available - elapsed) < 0
+    ):
+        return Status.AT_RISK
     return Status.ON_TRACK
 
 
-@dataclass
+@dataclass(slots=True)
 class KindNumbers:
     booked: int = 0  # seats held through the activity: booked, attended or no-show
     attended: int = 0
@@ -97,7 +102,7 @@ class KindNumbers:
     mine: int = 0  # open activities ahead that this person hosts or is already on
 
 
-@dataclass
+@dataclass(slots=True)
 class Progress:
     """One person's progress on one goal over one stretch of local days [start, end)."""
 
@@ -158,7 +163,9 @@ def evaluate(
     """Progress on ``goal`` over the local days [start, end), judged on ``today``."""
     counted = numbers.debriefed if goal.requires_debrief else numbers.attended
     in_hand = numbers.attended - numbers.debriefed if goal.requires_debrief else 0
-    target, line, available, elapsed, days_left = _calendar(goal.target, goal.period, start, end, today, tuple(away))
+    # Only the days inside [start, end) matter: clipped, everyone who was there all along shares one entry.
+    inside = tuple((max(a, start), min(b, end)) for a, b in away if min(b, end) > max(a, start))
+    target, line, available, elapsed, days_left = _calendar(goal.target, goal.period, start, end, today, inside)
     open_seats = max(open_total - numbers.mine, 0)
     status = classify(
         target=target,
@@ -211,7 +218,7 @@ class LongerGoal:
 # --- one row of numbers per person ---------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class PersonProgress:
     user_id: int
     name: str
@@ -231,6 +238,18 @@ class PersonProgress:
     @property
     def has_goal(self) -> bool:
         return bool(self.goals)
+
+    def standing(self) -> tuple[str, int, int]:
+        """(status key, target, achieved) in one pass, for roll-ups (target and achieved are 0 without a goal)."""
+        if not self.goals:
+            return (LONGER if self.longer else NO_GOAL), 0, 0
+        worst, target, achieved = self.goals[0].status, 0, 0
+        for p in self.goals:
+            target += p.target
+            achieved += min(p.done, p.target)
+            if _SEVERITY[p.status] > _SEVERITY[worst]:
+                worst = p.status
+        return worst.value, target, achieved
 
     @property
     def target(self) -> int | None:

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import select
 
@@ -30,7 +30,7 @@ from program import charts as svg_charts
 from program.accounts.models import Department, Role, Team, User
 from program.extensions import db
 from program.goals.dashboards import status_chart
-from program.goals.progress import iter_progress
+from program.goals.progress import PeriodProgress, iter_progress
 from program.goals.status import KIND_LABELS, KINDS, STATUS_CHOICES, KindNumbers, PersonProgress
 from program.periods import Period
 
@@ -193,6 +193,33 @@ def report_rows(filters: ReportFilters, tz: str, now, *, yield_per: int = 500) -
             yield person
 
 
+class ReportRows(Sequence[PersonProgress]):
+    """The report's person rows, kept as the plain rows of ``PeriodProgress.people`` and built when read: a
+    page of 50 builds 50 people, not everyone (the totals were added up as the rows streamed past)."""
+
+    def __init__(self, progress: PeriodProgress, rows: list[tuple]) -> None:
+        self._progress = progress
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> PersonProgress: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PersonProgress]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._progress.person(row) for row in self._rows[index]]
+        return self._progress.person(self._rows[index])
+
+    def __iter__(self) -> Iterator[PersonProgress]:
+        for row in self._rows:
+            yield self._progress.person(row)
+
+
 @dataclass
 class Totals:
     label: str
@@ -207,7 +234,9 @@ class Totals:
     with_longer: int = 0  # people with a goal over a longer period than the report's (not judged here)
     longer_periods: set[Period] = field(default_factory=set)
 
-    def add(self, person: PersonProgress) -> None:
+    def add(self, person: PersonProgress, standing: tuple[str, int, int] | None = None) -> None:
+        """Count one person in (``standing``: their ``PersonProgress.standing()``, when already worked out)."""
+        status_key, target, achieved = standing or person.standing()
         self.people += 1
         if person.longer:
             self.with_longer += 1
@@ -219,11 +248,11 @@ class Totals:
             ours.no_show += mine.no_show
         self.debriefs_submitted += person.debriefs_submitted
         self.debriefs_overdue += person.debriefs_overdue
-        self.statuses[person.status_key] += 1
-        if person.has_goal:
+        self.statuses[status_key] += 1
+        if person.goals:
             self.with_goal += 1
-            self.target += person.target or 0
-            self.achieved += person.achieved
+            self.target += target
+            self.achieved += achieved
 
     @property
     def percent(self) -> int | None:
@@ -249,8 +278,9 @@ def report_lines(rows: Iterable[PersonProgress]) -> Iterator[tuple[str, Any]]:
             current = None
         if current is None:
             current = Totals(name)
-        current.add(person)
-        total.add(person)
+        standing = person.standing()
+        current.add(person, standing)
+        total.add(person, standing)
         yield "person", person
     if current is not None:
         yield "subtotal", current
@@ -324,7 +354,7 @@ def line_cells(kind: str, item: Any) -> list[object]:
 class Report:
     filters: ReportFilters
     period: Period
-    rows: list[PersonProgress]
+    rows: Sequence[PersonProgress]
     departments: list[Totals]
     total: Totals
 
@@ -334,17 +364,26 @@ class Report:
 
 
 def build_report(filters: ReportFilters, tz: str, now) -> Report:
-    rows: list[PersonProgress] = []
+    """The report: everyone's progress streams past once into the subtotals and total; the person rows are
+    kept as plain rows and built again when read (``ReportRows``). Four queries whatever the size."""
+    progress = PeriodProgress(filters.where(), now, tz, filters.period_obj)
+    kept: list[tuple] = []
+
+    def people() -> Iterator[PersonProgress]:
+        for row in progress.people():
+            person = progress.person(row)
+            if filters.keeps(person):
+                kept.append(row)
+                yield person
+
     departments: list[Totals] = []
     total = Totals("Total")
-    for kind, item in report_lines(report_rows(filters, tz, now)):
-        if kind == "person":
-            rows.append(item)
-        elif kind == "subtotal":
+    for kind, item in report_lines(people()):
+        if kind == "subtotal":
             departments.append(item)
-        else:
+        elif kind == "total":
             total = item
-    return Report(filters, filters.period_obj, rows, departments, total)
+    return Report(filters, filters.period_obj, ReportRows(progress, kept), departments, total)
 
 
 def report_charts(report: Report) -> dict[str, object]:

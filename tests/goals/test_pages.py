@@ -222,3 +222,26 @@ def test_dashboard_pieces(make, now, app):
             assert ("Across the organisation" in html) == (user is hr)
         # Without the context (not wired yet) the partials render nothing rather than failing.
         assert render_template("goals/_dashboard_me.html").strip() == ""
+
+
+def test_team_page_pages_and_filters_the_team(make, login, now):
+    lead = make.marketer(role="leader", name="Lee Lead")
+    goal(target=1, department=lead.department)
+    done = veteran(make.marketer(manager=lead, name="Dee Done", email="dee@example.com"))
+    make.submit_debrief(make.attended_task(rider=done))
+    for n in range(11):  # nothing done, no seats to book: at risk (the line ⌊1 × 22/30⌋ is still 0)
+        veteran(make.marketer(manager=lead, name=f"Bea {n:02d}", email=f"bea{n}@example.com"))
+    client = login(lead)
+
+    first = client.get("/goals/team?per_page=5").get_data(as_text=True)
+    third = client.get("/goals/team?per_page=5&page=3").get_data(as_text=True)
+    assert first.count("data-person=") == 5 and third.count("data-person=") == 2
+    assert "Page 1 of 3" in first and "12 people: 1 met" in first
+    met = client.get("/goals/team?status=met").get_data(as_text=True)
+    assert met.count("data-person=") == 1 and 'data-person="dee@example.com"' in met
+    at_risk = client.get("/goals/team?status=at_risk&per_page=100").get_data(as_text=True)
+    assert at_risk.count("data-person=") == 11 and "dee@example.com" not in at_risk
+    # Eleven at risk: the list names ten and points at the filtered table for the rest.
+    assert "11 in all" in first and "/goals/team?status=at_risk" in first
+    nonsense = client.get("/goals/team?status=nonsense&per_page=100").get_data(as_text=True)
+    assert nonsense.count("data-person=") == 12  # an unknown status filters nothing
