@@ -8,18 +8,17 @@ table it must not read whole.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import insert, select, text
 
-from program.accounts.models import User
 from program.activities.models import Activity
 from program.debriefs.defaults import ensure_defaults
 from program.debriefs.models import Answer, Debrief, DebriefQuestion, DebriefTask, DebriefTemplate
 from program.extensions import db
 from tests.factories.reports_scale import populate
+from tests.plans import client_as, explain, nodes, print_plan, statements_of
 
 pytestmark = pytest.mark.postgres_only
 
@@ -80,78 +79,36 @@ def company(app, now, pg_required):
     return built
 
 
-def _statements(fn) -> list[tuple[str, dict]]:
-    seen: list[tuple[str, dict]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    db.session.remove()
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return seen
-
-
-def _plan(statement: str, parameters) -> dict:
-    raw = db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
-        plan = cursor.fetchone()[0]
-    finally:
-        raw.close()
-    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-
-
-def _nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
-
-
 def _explained(statements, containing: str) -> dict:
     found = [(s, p) for s, p in statements if containing in s and s.lstrip().startswith("SELECT")]
     assert found, f"no statement with {containing!r} among:\n" + "\n".join(s[:120] for s, _ in statements)
     statement, parameters = found[0]
-    plan = _plan(statement, parameters)
-    print(f"\n--- {containing}\n{' '.join(statement.split())[:300]}")
-    for node in _nodes(plan):
-        print(f"  {node['Node Type']:<22} {node.get('Relation Name', '')} {node.get('Index Name', '')}")
+    plan = explain(statement, parameters)["Plan"]
+    print_plan(f"{containing}\n{' '.join(statement.split())[:300]}", plan)
     return plan
 
 
 def _indexes(plan: dict) -> set[str]:
-    return {n["Index Name"] for n in _nodes(plan) if "Index Name" in n}
+    return {n["Index Name"] for n in nodes(plan) if "Index Name" in n}
 
 
 def _scanned_whole(plan: dict) -> set[str]:
-    return {n["Relation Name"] for n in _nodes(plan) if n["Node Type"] == "Seq Scan"}
-
-
-def _client(app, user_id: int):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = db.session.get(User, user_id).get_id()
-        session["_fresh"] = True
-    return client
+    return {n["Relation Name"] for n in nodes(plan) if n["Node Type"] == "Seq Scan"}
 
 
 def test_the_hot_statements_use_their_indexes(app, company, now):
     """One company for all (building it is most of the time): debrief status, learnings search, browse with free
     seats, then a booking."""
-    hr, staff = _client(app, company.hr_id), _client(app, company.staff_id)
+    hr, staff = client_as(app, company.hr_id), client_as(app, company.staff_id)
 
     # HR's debrief status: a page of ids read off the (due_at, id) index, not every task sorted
-    statements = _statements(lambda: hr.get("/debriefs/status?state=overdue"))
+    statements = statements_of(lambda: hr.get("/debriefs/status?state=overdue"))
     plan = _explained(statements, "SELECT debrief_task.id \nFROM debrief_task")
     assert "ix_debrief_task_due_at_id" in _indexes(plan)
     assert "debrief_task" not in _scanned_whole(plan)
 
     # the learnings search: the full-text index, not every answer
-    statements = _statements(lambda: hr.get("/learnings?q=procurement"))
+    statements = statements_of(lambda: hr.get("/learnings?q=procurement"))
     plan = _explained(statements, "FROM answer JOIN debrief_question")
     assert "ix_answer_search_vector" in _indexes(plan)
     assert "answer" not in _scanned_whole(plan)
@@ -160,7 +117,7 @@ def test_the_hot_statements_use_their_indexes(app, company, now):
 
     # browse, "has a free seat": seats counted per upcoming call through an index; the page's seat counts are
     # one aggregate over its calls' places
-    statements = _statements(lambda: staff.get("/ride-alongs/?free=1"))
+    statements = statements_of(lambda: staff.get("/ride-alongs/?free=1"))
     plan = _explained(statements, "SELECT count(*)")
     assert "participation" not in _scanned_whole(plan)
     counts = _explained(statements, "sum(CASE WHEN")
@@ -173,7 +130,7 @@ def test_the_hot_statements_use_their_indexes(app, company, now):
         .order_by(Activity.starts_at)
         .limit(1)
     )
-    statements = _statements(lambda: staff.post(f"/activities/{call}/book"))
+    statements = statements_of(lambda: staff.post(f"/activities/{call}/book"))
     plan = _explained(statements, "FROM activity LEFT OUTER JOIN participation")
     assert not _scanned_whole(plan) & {"activity", "participation"}
     assert any(s.startswith("INSERT INTO participation ") for s, _ in statements)  # it did book
