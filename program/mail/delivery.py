@@ -20,9 +20,9 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
 from program.extensions import db
-from program.jobs import defer, register_job, register_task
+from program.jobs import defer, defer_after_commit, register_job, register_task
 from program.mail.models import PENDING, MailStatus, OutboxMessage
-from program.mail.services import DELIVER_TASK, build_message, log, outgoing
+from program.mail.services import DELIVER_TASK, build_message, log, outgoing, write_to_outbox
 from program.timeutil import utcnow
 
 
@@ -157,34 +157,16 @@ def sweep(now: datetime) -> int:
 def resend(message: OutboxMessage, now: datetime) -> None:
     """An admin's "send again": a failed (or logged) message is queued again with a fresh count of attempts and
     the same Message-ID; a sent one is copied as a new message (a new Message-ID: it is a new mail)."""
-    from program.jobs import defer_after_commit
-
     if message.status in (MailStatus.FAILED.value, MailStatus.LOGGED.value):
         message.status = MailStatus.QUEUED.value
         message.attempts = 0
         message.next_attempt_at = now
         message.last_error = ""
-        target = message
-    else:
-        from program.mail.services import new_message_id
-
-        target = OutboxMessage(
-            to=message.to,
-            cc=message.cc,
-            subject=message.subject,
-            text_body=message.text_body,
-            html_body=message.html_body,
-            ics_method=message.ics_method,
-            ics_body=message.ics_body,
-            message_id=new_message_id(current_app.config["MAIL_FROM"]),
-            status=MailStatus.QUEUED.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        db.session.add(target)
-    db.session.flush()
-    defer_after_commit(DELIVER_TASK, message_id=target.id)
+        db.session.flush()
+        defer_after_commit(DELIVER_TASK, message_id=message.id)
+        return
+    columns = ("to", "cc", "subject", "text_body", "html_body", "ics_method", "ics_body")
+    write_to_outbox(now, **{name: getattr(message, name) for name in columns})
 
 
 def queue_stats(now: datetime) -> dict[str, object]:

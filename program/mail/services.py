@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import make_msgid
@@ -172,7 +173,8 @@ def queue_email(
     context.setdefault("org_name", current_app.config["ORG_NAME"])
     context.setdefault("base_url", current_app.config["BASE_URL"])
     subject = " ".join(subject.split())  # no line breaks in a header, whatever a title holds
-    message = OutboxMessage(
+    return write_to_outbox(
+        utcnow(),
         to=to,
         cc=", ".join(cc),
         subject=subject,
@@ -180,11 +182,18 @@ def queue_email(
         html_body=render_template(mail_template(template, "html"), subject=subject, **context),
         ics_method=(ics_method or "PUBLISH") if ics else "",
         ics_body=ics.decode("utf-8") if ics else "",
+    )
+
+
+def write_to_outbox(now: datetime, **content: str) -> OutboxMessage:
+    """A new outbox row (queued, with its own Message-ID) and its delivery, deferred until the commit."""
+    message = OutboxMessage(
+        **content,
         message_id=new_message_id(current_app.config["MAIL_FROM"]),
         status=MailStatus.QUEUED.value,
         attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
+        next_attempt_at=now,
+        created_at=now,
     )
     db.session.add(message)
     db.session.flush()
